@@ -1,0 +1,364 @@
+"""The vocabulary of vcmon: frozen dataclasses and enums shared by every subsystem.
+
+Everything here is plain data, resolved once at load time (defaults applied, references
+checked), so the rest of the code never looks anything up in raw YAML. Units are base
+units end to end: seconds, bits per second, bytes, ratios in 0..1.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+
+class Level(StrEnum):
+    PROVINCE = "province"
+    DISTRICT = "district"
+    COMMUNE = "commune"
+
+
+class Terrain(StrEnum):
+    URBAN = "urban"
+    PLAIN = "plain"
+    COASTAL = "coastal"
+    MOUNTAIN = "mountain"
+    ISLAND = "island"
+
+
+class Medium(StrEnum):
+    FIBRE = "fibre"
+    VPN = "vpn"
+    LTE = "4g"
+    MICROWAVE = "microwave"
+    SATELLITE = "satellite"
+
+
+class LinkRole(StrEnum):
+    """Routing preference: traffic takes primary links; backups carry it only on failure."""
+
+    PRIMARY = "primary"
+    BACKUP = "backup"
+
+
+class ConferenceTopology(StrEnum):
+    MCU = "mcu"
+    CASCADE = "cascade"
+    SFU = "sfu"
+
+
+class Direction(StrEnum):
+    """`up` is from a link's `site` end toward its `to` end (the customer's upload)."""
+
+    UP = "up"
+    DOWN = "down"
+
+
+class Verdict(StrEnum):
+    READY = "ready"
+    DEGRADED = "degraded"
+    NOT_READY = "not_ready"
+    UNKNOWN = "unknown"
+
+    @property
+    def rank(self) -> int:
+        """Order for 'worst of': ready < degraded < not_ready < unknown."""
+        return _VERDICT_RANK[self]
+
+
+_VERDICT_RANK = {
+    Verdict.READY: 0,
+    Verdict.DEGRADED: 1,
+    Verdict.NOT_READY: 2,
+    Verdict.UNKNOWN: 3,
+}
+
+
+class Metric(StrEnum):
+    """What a readiness reason is about; a bounded set, safe as a Prometheus label value."""
+
+    RTT_P95 = "rtt_p95"
+    JITTER = "jitter"
+    LOSS = "loss"
+    SPARE_UP = "spare_up"
+    SPARE_DOWN = "spare_down"
+    NO_DATA = "no_data"
+    STALE = "stale"
+    PROBE_FAILED = "probe_failed"
+    UNREACHABLE = "unreachable"
+
+
+class RootCause(StrEnum):
+    NONE = "none"
+    LOCAL = "local"
+    UPSTREAM = "upstream"
+
+
+@dataclass(frozen=True, slots=True)
+class Coordinates:
+    lat: float
+    lon: float
+    approximate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    code: str
+    name: str
+    level: Level
+    parent: str | None
+    coordinates: Coordinates | None
+    terrain: Terrain
+    rooms: int
+    district: str | None
+    """The district-level ancestor (itself for a district); None for the province."""
+
+
+@dataclass(frozen=True, slots=True)
+class UpgradeTier:
+    name: str
+    up_bps: float
+    down_bps: float
+    monthly_cost: float
+    lead_time_s: float
+    medium: Medium | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    id: str
+    site: str
+    """The customer end, farther from the bridge."""
+    to: str
+    """The upstream end, toward the bridge."""
+    medium: Medium
+    up_bps: float
+    down_bps: float
+    latency_s: float | None
+    """Expected one-way latency, if the contract or design states one."""
+    role: LinkRole
+    upgrades: tuple[UpgradeTier, ...] = ()
+
+    def capacity(self, direction: Direction) -> float:
+        return self.up_bps if direction is Direction.UP else self.down_bps
+
+
+class SecretKind(StrEnum):
+    ENV = "env"
+    FILE = "file"
+
+
+class SecretError(Exception):
+    """A secret reference could not be resolved; the message names the reference only."""
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRef:
+    """Where a secret lives; never the secret itself, so it is safe to log and repr."""
+
+    kind: SecretKind
+    name: str
+
+    def __str__(self) -> str:
+        return f"${{{self.name}}}" if self.kind is SecretKind.ENV else f"file:{self.name}"
+
+    def resolve(self) -> str:
+        """Read the secret at the moment of use.
+
+        >>> import os
+        >>> os.environ["VCMON_DOCTEST_SECRET"] = "s3cret"
+        >>> SecretRef(SecretKind.ENV, "VCMON_DOCTEST_SECRET").resolve()
+        's3cret'
+        """
+        if self.kind is SecretKind.ENV:
+            value = os.environ.get(self.name)
+            if value is None:
+                raise SecretError(f"environment variable {self.name} is not set")
+            return value
+        try:
+            return Path(self.name).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SecretError(f"cannot read secret file {self.name}: {exc.strerror}") from None
+
+
+class SnmpVersion(StrEnum):
+    V2C = "v2c"
+    V3 = "v3"
+
+
+@dataclass(frozen=True, slots=True)
+class Auth:
+    """SNMP credentials by reference (snmp_exporter's `auths:`)."""
+
+    name: str
+    version: SnmpVersion
+    community: SecretRef | None = None
+    username: str | None = None
+    auth_protocol: str | None = None
+    auth_key: SecretRef | None = None
+    priv_protocol: str | None = None
+    priv_key: SecretRef | None = None
+
+
+class ProberKind(StrEnum):
+    ICMP = "icmp"
+    SNMP = "snmp"
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    """How to probe (blackbox_exporter's module). Fields not used by a prober are ignored."""
+
+    name: str
+    prober: ProberKind
+    interval_s: float
+    timeout_s: float
+    # icmp
+    count: int = 20
+    spacing_s: float = 0.02
+    size_bytes: int = 1200
+    dscp: int = 34
+    # snmp
+    retries: int = 1
+    max_repetitions: int = 0
+    """0 means: sized to the device's interface table."""
+
+
+class InterfaceMatch(StrEnum):
+    IFNAME = "ifName"
+    IFALIAS = "ifAlias"
+    IFDESCR = "ifDescr"
+
+
+@dataclass(frozen=True, slots=True)
+class Interface:
+    link: str
+    match: InterfaceMatch
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    name: str
+    site: str
+    address: str
+    modules: tuple[str, ...]
+    auth: str | None
+    interfaces: tuple[Interface, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    """A limit with where it comes from, so every verdict can cite its source."""
+
+    ready: float
+    degraded: float
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    rtt_p95_s: Threshold
+    jitter_s: Threshold
+    loss_ratio: Threshold
+    max_age_s: float
+    """Measurements older than this are stale (unknown, never ready)."""
+    hysteresis_cycles: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    name: str
+    stream_bps: float
+    overhead_ratio: float
+    source: str
+    policy: Policy
+    sfu_max_tiles: int = 9
+    sfu_tile_bps: float = 500_000.0
+
+    @property
+    def demand_bps(self) -> float:
+        """One stream as provisioned on the wire: video+audio plus IP/UDP/RTP overhead."""
+        return self.stream_bps * (1.0 + self.overhead_ratio)
+
+    @property
+    def tile_demand_bps(self) -> float:
+        return self.sfu_tile_bps * (1.0 + self.overhead_ratio)
+
+
+@dataclass(frozen=True, slots=True)
+class Conference:
+    bridge: str
+    topology: ConferenceTopology
+    cascade_at: tuple[str, ...] = ()
+    profile: str = "hd"
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    """A whole, validated, resolved inventory. Mappings keep the file's order."""
+
+    sites: Mapping[str, Site]
+    links: Mapping[str, Link]
+    devices: Mapping[str, Device]
+    profiles: Mapping[str, Profile]
+    modules: Mapping[str, Module]
+    auths: Mapping[str, Auth]
+    conference: Conference
+    sources: tuple[Path, ...] = field(default=())
+
+    def children(self, code: str) -> list[Site]:
+        return [s for s in self.sites.values() if s.parent == code]
+
+
+# --- measurements: what probes produce and readiness consumes -------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PathMeasurement:
+    """Site-to-bridge path quality, as measured from the NOC (ICMP)."""
+
+    site: str
+    measured_at: float
+    """Unix time, seconds."""
+    rtt_p50_s: float | None
+    rtt_p95_s: float | None
+    jitter_s: float | None
+    """Mean |RTT(i) - RTT(i-1)| over consecutive replies (RFC 5481 IPDV style)."""
+    loss_ratio: float | None
+    failure: str | None = None
+    """Why the probe gave no numbers (a FailureReason value), if it failed."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkMeasurement:
+    """Link usage from SNMP interface counters, per direction."""
+
+    link: str
+    measured_at: float
+    used_up_bps: float | None
+    used_down_bps: float | None
+    capacity_up_bps: float
+    capacity_down_bps: float
+    oper_up: bool | None = None
+    failure: str | None = None
+
+    def utilisation(self, direction: Direction) -> float | None:
+        used = self.used_up_bps if direction is Direction.UP else self.used_down_bps
+        cap = self.capacity_up_bps if direction is Direction.UP else self.capacity_down_bps
+        if used is None or cap <= 0:
+            return None
+        return used / cap
+
+    def spare_bps(self, direction: Direction) -> float | None:
+        used = self.used_up_bps if direction is Direction.UP else self.used_down_bps
+        cap = self.capacity_up_bps if direction is Direction.UP else self.capacity_down_bps
+        return None if used is None else max(0.0, cap - used)
+
+
+@dataclass(frozen=True, slots=True)
+class Measurements:
+    paths: Mapping[str, PathMeasurement] = field(default_factory=dict)
+    links: Mapping[str, LinkMeasurement] = field(default_factory=dict)
