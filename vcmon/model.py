@@ -90,6 +90,21 @@ class Metric(StrEnum):
     UNREACHABLE = "unreachable"
 
 
+class FailureReason(StrEnum):
+    """Why a probe of one target produced no (or partial) numbers. Bounded: safe as a label."""
+
+    TIMEOUT = "timeout"
+    UNREACHABLE = "unreachable"
+    TTL_EXCEEDED = "ttl_exceeded"
+    AUTH_FAILED = "auth_failed"
+    BAD_RESPONSE = "bad_response"
+    NO_SUCH_INTERFACE = "no_such_interface"
+    COUNTER_DISCONTINUITY = "counter_discontinuity"
+    AGENT_RESTARTED = "agent_restarted"
+    SECRET_MISSING = "secret_missing"
+    ERROR = "error"
+
+
 class RootCause(StrEnum):
     NONE = "none"
     LOCAL = "local"

@@ -1,0 +1,1 @@
+"""Probers: code that measures one target and returns a frozen result (never raises for a target failure)."""
