@@ -1,0 +1,397 @@
+"""The composition root: parse the command line, wire the subsystems, print, exit.
+
+Exit codes (also in `vcmon --help`):
+  0  success
+  1  internal error (a bug: please report it with the output of --debug)
+  2  invalid input: inventory, probe, scenario or measurement file, or command-line usage
+  3  probes cannot run (no permission for ICMP sockets, bad module)
+  4  the lab cannot be built or torn down
+  130 interrupted
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from collections.abc import Callable, Sequence
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from vcmon import __version__
+from vcmon.errors import InventoryError, VcmonError
+from vcmon.model import ConferenceTopology, Direction, Inventory, Level, Verdict
+from vcmon.units import format_rate
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_INTERRUPTED = 130
+
+EPILOG = """exit codes:
+  0    success
+  1    internal error (a bug: rerun with --debug and report it)
+  2    invalid input (inventory/probe/scenario/measurement file, or usage)
+  3    probes cannot run (ICMP socket permission, bad module)
+  4    the lab cannot be built or torn down
+  130  interrupted
+"""
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        print("vcmon: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except VcmonError as exc:
+        if args.debug:
+            raise
+        return fail(exc)
+
+
+def fail(exc: VcmonError) -> int:
+    """The one place fatal errors become output and an exit code."""
+    lines = str(exc).splitlines() or [type(exc).__name__]
+    for line in lines:
+        print(f"vcmon: {line}", file=sys.stderr)
+    if isinstance(exc, InventoryError) and len(exc.problems) > 1:
+        print(f"vcmon: {len(exc.problems)} problems", file=sys.stderr)
+    return exc.exit_code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vcmon",
+        description="Video-conference rollout planner and network readiness monitor.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"vcmon {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks and debug detail on errors"
+    )
+    parser.set_defaults(handler=lambda _args: _usage(parser))
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "validate",
+        help="check an inventory and report every mistake with file, line and field",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("path", type=Path, help="inventory file or directory")
+    p.set_defaults(handler=cmd_validate)
+
+    p = sub.add_parser(
+        "analyze",
+        help="readiness per site and profile, conference load per link, SPOFs (before probing)",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("path", type=Path, help="inventory file or directory")
+    p.add_argument(
+        "--profile",
+        action="append",
+        help="profile(s) to assess (repeatable; default: every profile)",
+    )
+    p.add_argument(
+        "--topology",
+        choices=[t.value for t in ConferenceTopology],
+        help="conference topology (default: the inventory's conference.topology)",
+    )
+    p.add_argument(
+        "--cascade-at",
+        metavar="CODE,...",
+        help="district codes hosting a cascaded MCU (default: the inventory's cascade_at)",
+    )
+    p.add_argument(
+        "--sites",
+        metavar="SELECTOR,...",
+        help="who joins the conference: all (default), district:CODE (a district and its "
+        "communes), level:commune, or site codes",
+    )
+    p.add_argument(
+        "--format",
+        choices=[f.value for f in OutputFormat],
+        default=OutputFormat.TABLE.value,
+        help="table (default), json (everything) or csv (one row per site)",
+    )
+    p.set_defaults(handler=cmd_analyze)
+    return parser
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+# --- validate ------------------------------------------------------------------------
+
+
+def _load(path: Path) -> Inventory:
+    from vcmon.inventory import load_inventory
+
+    return load_inventory(path)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    inv = _load(args.path)
+    levels = {level: sum(1 for s in inv.sites.values() if s.level is level) for level in Level}
+    print(
+        f"{args.path}: ok: {len(inv.sites)} sites ({levels[Level.PROVINCE]} province, "
+        f"{levels[Level.DISTRICT]} districts, {levels[Level.COMMUNE]} communes), "
+        f"{len(inv.links)} links, {len(inv.devices)} devices, {len(inv.profiles)} profiles"
+    )
+    return EXIT_OK
+
+
+# --- analyze -------------------------------------------------------------------------
+
+
+def select_sites(inv: Inventory, selector: str | None) -> frozenset[str]:
+    """Resolve `--sites` to site codes; unknown selectors are usage errors (exit 2)."""
+    if not selector or selector == "all":
+        return frozenset(inv.sites)
+    chosen: set[str] = set()
+    for raw in selector.split(","):
+        item = raw.strip()
+        kind, _, value = item.partition(":")
+        if kind == "district" and value:
+            if value not in inv.sites or inv.sites[value].level is not Level.DISTRICT:
+                raise _usage_error(f"--sites: {value!r} is not a district code")
+            chosen.update(s.code for s in inv.sites.values() if s.district == value)
+        elif kind == "level" and value:
+            try:
+                level = Level(value)
+            except ValueError:
+                raise _usage_error(f"--sites: unknown level {value!r}") from None
+            chosen.update(s.code for s in inv.sites.values() if s.level is level)
+        elif item in inv.sites:
+            chosen.add(item)
+        elif item == "all":
+            chosen.update(inv.sites)
+        else:
+            raise _usage_error(f"--sites: unknown site or selector {item!r}")
+    return frozenset(chosen)
+
+
+def _usage_error(message: str) -> InventoryError:
+    return InventoryError.single("command line", 0, "", message)
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from vcmon import readiness, topology
+
+    inv = _load(args.path)
+    conf = inv.conference
+    topo = ConferenceTopology(args.topology) if args.topology else conf.topology
+    cascade_at = (
+        frozenset(c.strip() for c in args.cascade_at.split(",") if c.strip())
+        if args.cascade_at
+        else frozenset(conf.cascade_at)
+    )
+    for code in sorted(cascade_at):
+        if code not in inv.sites or inv.sites[code].level is not Level.DISTRICT:
+            raise _usage_error(f"--cascade-at: {code!r} is not a district code")
+    profiles = args.profile or list(inv.profiles)
+    for name in profiles:
+        if name not in inv.profiles:
+            raise _usage_error(
+                f"--profile: unknown profile {name!r} (known: {', '.join(inv.profiles)})"
+            )
+    sites = select_sites(inv, args.sites)
+
+    graph = topology.build_graph(inv)
+    routes = topology.routes(graph, conf.bridge)
+    verdicts = readiness.assess(
+        inv, graph, routes, sites, topo, cascade_at=cascade_at, profiles=profiles
+    )
+    load_profile = conf.profile if conf.profile in profiles else profiles[0]
+    scenario = topology.Scenario(sites, inv.profiles[load_profile], topo, cascade_at)
+    loads = topology.conference_load(graph, routes, scenario)
+    spofs = topology.spofs(graph, conf.bridge)
+
+    analysis = _analysis_dict(inv, verdicts, profiles, topo, load_profile, sites, loads, spofs)
+    out = sys.stdout
+    fmt = OutputFormat(args.format)
+    if fmt is OutputFormat.JSON:
+        json.dump(analysis, out, ensure_ascii=False, indent=2)
+        out.write("\n")
+    elif fmt is OutputFormat.CSV:
+        out.write(_sites_csv(analysis, profiles))
+    else:
+        out.write(_analysis_table(analysis, profiles))
+    return EXIT_OK
+
+
+def _analysis_dict(
+    inv: Inventory,
+    verdicts: Any,
+    profiles: Sequence[str],
+    topo: ConferenceTopology,
+    load_profile: str,
+    joining: frozenset[str],
+    loads: Any,
+    spofs: Any,
+) -> dict[str, Any]:
+    sites_out = []
+    counts = {p: {v.value: 0 for v in Verdict} for p in profiles}
+    for code, site in inv.sites.items():
+        sr = verdicts.get(code)
+        if sr is None:
+            continue
+        entry: dict[str, Any] = {
+            "code": code,
+            "name": site.name,
+            "level": site.level.value,
+            "district": site.district,
+            "joins": code in joining,
+            "best_profile": sr.best_profile,
+            "profiles": {},
+        }
+        for p in profiles:
+            pv = sr.verdicts[p]
+            counts[p][pv.verdict.value] += 1
+            entry["profiles"][p] = {
+                "verdict": pv.verdict.value,
+                "root_cause": pv.root_cause.value,
+                "root": pv.root,
+                "reasons": [
+                    {
+                        "metric": r.metric.value,
+                        "verdict": r.verdict.value,
+                        "value": r.value,
+                        "threshold": r.threshold,
+                        "source": r.source,
+                        "where": r.where,
+                        "text": r.text(),
+                    }
+                    for r in pv.reasons
+                ],
+            }
+        sites_out.append(entry)
+    links_out = []
+    for link_id, ld in loads.items():
+        link = inv.links[link_id]
+        links_out.append(
+            {
+                "link": link_id,
+                "site": link.site,
+                "to": link.to,
+                "medium": link.medium.value,
+                "role": link.role.value,
+                **{
+                    f"{d.value}_{k}": v
+                    for d in Direction
+                    for k, v in (
+                        ("load_bps", ld.up_bps if d is Direction.UP else ld.down_bps),
+                        ("capacity_bps", link.capacity(d)),
+                        ("utilisation_ratio", ld.utilisation(d)),
+                    )
+                },
+            }
+        )
+    return {
+        "topology": topo.value,
+        "bridge": inv.conference.bridge,
+        "load_profile": load_profile,
+        "joining_sites": len(joining),
+        "summary": counts,
+        "sites": sites_out,
+        "links": links_out,
+        "spofs": [{"kind": s.kind, "id": s.id, "cut_off": list(s.cut_off)} for s in spofs],
+    }
+
+
+def _sites_csv(analysis: dict[str, Any], profiles: Sequence[str]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(
+        ["code", "name", "level", "district", "best_profile"]
+        + [f"{p}_verdict" for p in profiles]
+        + [f"{p}_reasons" for p in profiles]
+    )
+    for s in analysis["sites"]:
+        w.writerow(
+            [s["code"], s["name"], s["level"], s["district"] or "", s["best_profile"] or ""]
+            + [s["profiles"][p]["verdict"] for p in profiles]
+            + ["; ".join(r["text"] for r in s["profiles"][p]["reasons"]) for p in profiles]
+        )
+    return buf.getvalue()
+
+
+def _analysis_table(analysis: dict[str, Any], profiles: Sequence[str]) -> str:
+    out = io.StringIO()
+    w = out.write
+    w(
+        f"Conference: {analysis['topology']} to bridge {analysis['bridge']}, "
+        f"{analysis['joining_sites']} sites joining\n\n"
+    )
+    w("Readiness (sites per verdict)\n")
+    w(f"  {'profile':<10}" + "".join(f"{v.value:>11}" for v in Verdict) + "\n")
+    for p in profiles:
+        row = analysis["summary"][p]
+        w(f"  {p:<10}" + "".join(f"{row[v.value]:>11}" for v in Verdict) + "\n")
+
+    w("\nSites not ready for every profile\n")
+    header = f"  {'code':<7} {'name':<22} {'best':<6} " + " ".join(f"{p:<10}" for p in profiles)
+    w(header + "  reason\n")
+    shown = 0
+    for s in analysis["sites"]:
+        worst = [s["profiles"][p] for p in profiles]
+        if all(v["verdict"] == Verdict.READY.value for v in worst):
+            continue
+        shown += 1
+        first = next((v for v in reversed(worst) if v["reasons"]), None)
+        reason = first["reasons"][0]["text"] if first else ""
+        if first and first["root_cause"] == "upstream":
+            reason = f"upstream {first['root']}: {reason}"
+        w(
+            f"  {s['code']:<7} {s['name'][:22]:<22} {s['best_profile'] or '-':<6} "
+            + " ".join(f"{v['verdict']:<10}" for v in worst)
+            + f"  {reason}\n"
+        )
+    if not shown:
+        w("  (none)\n")
+
+    w(f"\nConference load per link ({analysis['load_profile']}), most utilised first\n")
+    w(f"  {'link':<18} {'up load/capacity':>28} {'down load/capacity':>28}\n")
+    ranked = sorted(
+        analysis["links"],
+        key=lambda lk: -max(lk["up_utilisation_ratio"] or 0, lk["down_utilisation_ratio"] or 0),
+    )
+    for lk in ranked[:25]:
+        cells = []
+        for d in ("up", "down"):
+            util = lk[f"{d}_utilisation_ratio"] or 0.0
+            cells.append(
+                f"{format_rate(lk[f'{d}_load_bps'])}/{format_rate(lk[f'{d}_capacity_bps'])}"
+                f" {util:>5.0%}"
+            )
+        w(f"  {lk['link']:<18} {cells[0]:>28} {cells[1]:>28}\n")
+    if len(ranked) > 25:
+        w(f"  ... {len(ranked) - 25} more links (--format json for all)\n")
+
+    w("\nSingle points of failure (sites cut off)\n")
+    if not analysis["spofs"]:
+        w("  (none)\n")
+    for spof in sorted(analysis["spofs"], key=lambda s: -len(s["cut_off"])):
+        cut = spof["cut_off"]
+        names = ", ".join(cut[:8]) + (f", ... ({len(cut)} sites)" if len(cut) > 8 else "")
+        w(f"  {spof['kind']:<5} {spof['id']:<18} {len(cut):>4}  {names}\n")
+    return out.getvalue()
