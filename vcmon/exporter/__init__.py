@@ -1,0 +1,1 @@
+"""Prometheus exposition: metric names (names.py), the snapshot collector, the HTTP server."""
