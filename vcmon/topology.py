@@ -1,0 +1,442 @@
+"""The network as a graph, and pure analyses over it: routes, conference load, bottlenecks, SPOFs.
+
+Nodes are site codes (attribute ``site``: the Site); edges carry the preferred ``link`` (a
+Link), every parallel link in ``links`` (preferred first) and a Dijkstra ``weight`` (primary
+1, backup 1000, so backups carry traffic only when no primary path exists). Everything is
+computed once per call with linear-ish networkx algorithms (one Dijkstra from the bridge,
+one dominator tree), so a national inventory of 11,000 sites stays well under a second.
+
+Directions follow the Link: ``UP`` is from ``link.site`` to ``link.to``. Traffic from a site
+toward the bridge that crosses a link in the ``site -> to`` sense loads its UP direction.
+
+>>> inv = _example_inventory()  # doctest helper below: DC "P" <- district "D" <- communes "A", "B"
+>>> g = build_graph(inv)
+>>> r = routes(g, "P")
+>>> r.paths["A"], r.hops["A"][0]
+(('A', 'D', 'P'), Hop(link='D-A', direction=<Direction.UP: 'up'>))
+>>> hd = inv.profiles["hd"]
+>>> load = conference_load(g, r, Scenario(frozenset("AB"), hd, ConferenceTopology.MCU))
+>>> load["P-D"].up_bps, load["P-D"].streams_down   # two 1.44 Mb/s streams each way
+(2880000.0, 2)
+>>> [(s.kind, s.id, s.cut_off) for s in spofs(g, "P")]
+[('link', 'P-D', ('A', 'B', 'D')), ('site', 'D', ('A', 'B')), ('link', 'D-A', ('A',)), \
+('link', 'D-B', ('B',))]
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import networkx as nx
+
+from vcmon.model import (
+    Conference,
+    ConferenceTopology,
+    Direction,
+    Inventory,
+    Level,
+    Link,
+    LinkRole,
+    Medium,
+    Policy,
+    Profile,
+    Site,
+    Terrain,
+    Threshold,
+)
+
+__all__ = [
+    "BACKUP_WEIGHT",
+    "PRIMARY_WEIGHT",
+    "Bottleneck",
+    "Hop",
+    "LinkLoad",
+    "Routes",
+    "Scenario",
+    "Spof",
+    "bottlenecks",
+    "build_graph",
+    "conference_load",
+    "routes",
+    "spofs",
+]
+
+PRIMARY_WEIGHT = 1
+# Large enough that any all-primary path wins over a path with one backup link.
+BACKUP_WEIGHT = 1000
+
+
+def _opposite(direction: Direction) -> Direction:
+    return Direction.DOWN if direction is Direction.UP else Direction.UP
+
+
+def build_graph(inventory: Inventory) -> nx.Graph:
+    """The undirected site graph of an inventory.
+
+    Parallel links between the same two sites share one edge: ``link`` is the preferred one
+    (primary first, then file order) and ``links`` lists them all, so a doubled link is not
+    reported as a single point of failure.
+
+    >>> g = build_graph(_example_inventory())
+    >>> sorted(g.nodes), g.edges["D", "P"]["link"].id, g.edges["D", "P"]["weight"]
+    (['A', 'B', 'D', 'P'], 'P-D', 1)
+    """
+    graph = nx.Graph()
+    for code, site in inventory.sites.items():
+        graph.add_node(code, site=site)
+    for link in inventory.links.values():
+        for end in (link.site, link.to):
+            if end not in inventory.sites:
+                raise ValueError(f"link {link.id!r}: unknown site {end!r}")
+        weight = BACKUP_WEIGHT if link.role is LinkRole.BACKUP else PRIMARY_WEIGHT
+        if graph.has_edge(link.site, link.to):
+            data = graph.edges[link.site, link.to]
+            parallel = (*data["links"], link)
+            if weight < data["weight"]:
+                data.update(link=link, weight=weight, links=(link, *data["links"]))
+            else:
+                data["links"] = parallel
+            continue
+        graph.add_edge(link.site, link.to, link=link, links=(link,), weight=weight)
+    return graph
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One link of a site's path, and the direction site->bridge traffic crosses it."""
+
+    link: str
+    direction: Direction
+
+
+@dataclass(frozen=True, slots=True)
+class Routes:
+    """Every routed site's path to the bridge, as one shortest-path tree.
+
+    ``paths[s]`` runs from ``s`` to the bridge (the bridge's own path is ``(bridge,)``);
+    ``hops[s]`` lists the links in the same order. Sites with no path are in ``unreachable``.
+    """
+
+    bridge: str
+    paths: Mapping[str, tuple[str, ...]]
+    hops: Mapping[str, tuple[Hop, ...]]
+    unreachable: frozenset[str] = frozenset()
+
+
+def routes(graph: nx.Graph, bridge: str) -> Routes:
+    """Paths from every site to the bridge, from one Dijkstra run at the bridge.
+
+    The paths form a tree (each path extends its next hop's path), which the cascade load and
+    the readiness root-cause analysis rely on.
+
+    >>> r = routes(build_graph(_example_inventory()), "P")
+    >>> r.paths["P"], r.hops["B"]
+    (('P',), (Hop(link='D-B', direction=<Direction.UP: 'up'>), \
+Hop(link='P-D', direction=<Direction.UP: 'up'>)))
+    """
+    if bridge not in graph:
+        raise ValueError(f"bridge {bridge!r} is not a site of the graph")
+    _, from_bridge = nx.single_source_dijkstra(graph, bridge, weight="weight")
+    paths: dict[str, tuple[str, ...]] = {}
+    hops: dict[str, tuple[Hop, ...]] = {}
+    # Shorter paths first, so each site's hops extend its next hop's (already built) hops.
+    for node, path in sorted(from_bridge.items(), key=lambda item: len(item[1])):
+        paths[node] = tuple(reversed(path))
+        if len(path) == 1:
+            hops[node] = ()
+            continue
+        upstream = path[-2]
+        link: Link = graph.edges[node, upstream]["link"]
+        direction = Direction.UP if link.site == node else Direction.DOWN
+        hops[node] = (Hop(link.id, direction), *hops[upstream])
+    unreachable = frozenset(n for n in graph if n not in paths)
+    return Routes(bridge, paths, hops, unreachable)
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """Who joins a conference, with which profile, over which conference topology."""
+
+    sites: frozenset[str]
+    profile: Profile
+    topology: ConferenceTopology
+    cascade_at: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class LinkLoad:
+    """The conference load on one link, each direction, against its contracted capacity."""
+
+    link: str
+    up_bps: float
+    down_bps: float
+    capacity_up_bps: float
+    capacity_down_bps: float
+    streams_up: int
+    streams_down: int
+
+    def load_bps(self, direction: Direction) -> float:
+        return self.up_bps if direction is Direction.UP else self.down_bps
+
+    def capacity_bps(self, direction: Direction) -> float:
+        return self.capacity_up_bps if direction is Direction.UP else self.capacity_down_bps
+
+    def utilisation(self, direction: Direction) -> float:
+        """Load over capacity (may exceed 1); inf when a zero-capacity direction has load.
+
+        >>> LinkLoad("l", 5e6, 0.0, 10e6, 0.0, 4, 0).utilisation(Direction.UP)
+        0.5
+        """
+        load, cap = self.load_bps(direction), self.capacity_bps(direction)
+        if cap > 0:
+            return load / cap
+        return math.inf if load > 0 else 0.0
+
+    def spare_bps(self, direction: Direction) -> float:
+        """Capacity minus conference load; negative when overloaded."""
+        return self.capacity_bps(direction) - self.load_bps(direction)
+
+    @property
+    def overloaded(self) -> bool:
+        return self.spare_bps(Direction.UP) < 0 or self.spare_bps(Direction.DOWN) < 0
+
+
+class _Tally:
+    """Mutable per-link accumulator; frozen into LinkLoad at the end."""
+
+    __slots__ = ("bps", "streams")
+
+    def __init__(self) -> None:
+        self.bps = {Direction.UP: 0.0, Direction.DOWN: 0.0}
+        self.streams = {Direction.UP: 0, Direction.DOWN: 0}
+
+    def add(self, direction: Direction, streams: int, bps_each: float) -> None:
+        self.streams[direction] += streams
+        self.bps[direction] += streams * bps_each
+
+
+def conference_load(graph: nx.Graph, routes: Routes, scenario: Scenario) -> Mapping[str, LinkLoad]:
+    """The load a conference puts on every link of the graph (zero-load links included).
+
+    Each joining site has ``max(rooms, 1)`` endpoints, each sending one stream of
+    ``profile.demand_bps`` (stream + overhead). MCU: each endpoint also receives one stream
+    along its whole path. Cascade: endpoints behind a ``cascade_at`` site stop there, and that
+    cascade MCU sends and receives one stream toward the next cascade or the bridge. SFU: each
+    endpoint receives ``min(N - 1, sfu_max_tiles)`` tiles of ``tile_demand_bps`` where N counts
+    the endpoints of all routed joining sites. Unrouted or non-joining sites add nothing.
+
+    >>> inv = _example_inventory()
+    >>> g = build_graph(inv); r = routes(g, "P"); hd = inv.profiles["hd"]
+    >>> sfu = conference_load(g, r, Scenario(frozenset("ABP"), hd, ConferenceTopology.SFU))
+    >>> sfu["P-D"].streams_up, sfu["P-D"].streams_down, round(sfu["P-D"].down_bps)
+    (2, 4, 2400000)
+    """
+    profile = scenario.profile
+    tallies: dict[str, _Tally] = defaultdict(_Tally)
+    joining = [s for s in scenario.sites if s in routes.paths]
+    endpoints = {s: max(graph.nodes[s]["site"].rooms, 1) for s in joining}
+
+    def carry(site: str, stop: int, up_streams: int, down_streams: int, down_each: float) -> None:
+        # Load the first `stop` hops of the site's path: toward the bridge in the hop's
+        # direction, back from the bridge in the opposite one.
+        for hop in routes.hops[site][:stop]:
+            tally = tallies[hop.link]
+            tally.add(hop.direction, up_streams, profile.demand_bps)
+            tally.add(_opposite(hop.direction), down_streams, down_each)
+
+    if scenario.topology is ConferenceTopology.SFU:
+        total = sum(endpoints.values())
+        tiles = max(0, min(total - 1, profile.sfu_max_tiles))
+        for site, n in endpoints.items():
+            carry(site, len(routes.hops[site]), n, n * tiles, profile.tile_demand_bps)
+    else:
+        cascades = scenario.cascade_at if scenario.topology is ConferenceTopology.CASCADE else ()
+        active: list[str] = []
+        for site, n in endpoints.items():
+            stop = _first_cascade(routes.paths[site], cascades, start=0)
+            carry(site, stop, n, n, profile.demand_bps)
+            if stop < len(routes.hops[site]) or routes.paths[site][stop] in cascades:
+                active.append(routes.paths[site][stop])
+        seen: set[str] = set()
+        while active:  # each cascade MCU is one endpoint of the next cascade (or the bridge)
+            cascade = active.pop()
+            if cascade in seen or cascade == routes.bridge:
+                continue
+            seen.add(cascade)
+            stop = _first_cascade(routes.paths[cascade], cascades, start=1)
+            carry(cascade, stop, 1, 1, profile.demand_bps)
+            active.append(routes.paths[cascade][stop])
+
+    loads: dict[str, LinkLoad] = {}
+    for _, _, data in graph.edges(data=True):
+        for link in data["links"]:
+            tally = tallies.get(link.id) or _Tally()
+            loads[link.id] = LinkLoad(
+                link=link.id,
+                up_bps=tally.bps[Direction.UP],
+                down_bps=tally.bps[Direction.DOWN],
+                capacity_up_bps=link.up_bps,
+                capacity_down_bps=link.down_bps,
+                streams_up=tally.streams[Direction.UP],
+                streams_down=tally.streams[Direction.DOWN],
+            )
+    return loads
+
+
+def _first_cascade(path: tuple[str, ...], cascades: Iterable[str], start: int) -> int:
+    """Index in `path` of the first cascade site at or after `start`, else of the bridge."""
+    for i in range(start, len(path)):
+        if path[i] in cascades:
+            return i
+    return len(path) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Bottleneck:
+    """The tightest link of a site's path in one direction (UP: the site's upload)."""
+
+    site: str
+    direction: Direction
+    link: str
+    spare_bps: float
+
+
+def bottlenecks(
+    routes: Routes, loads: Mapping[str, LinkLoad]
+) -> Mapping[str, tuple[Bottleneck, Bottleneck]]:
+    """Per routed site (the bridge excepted: it has no links), its (up, down) bottleneck.
+
+    Spare is capacity minus the conference load on that link and direction; on a tie the link
+    closest to the site wins.
+
+    >>> inv = _example_inventory()
+    >>> g = build_graph(inv); r = routes(g, "P"); hd = inv.profiles["hd"]
+    >>> load = conference_load(g, r, Scenario(frozenset("AB"), hd, ConferenceTopology.MCU))
+    >>> up, down = bottlenecks(r, load)["A"]
+    >>> up.link, up.spare_bps, down.link, down.spare_bps
+    ('P-D', 2120000.0, 'D-A', 1560000.0)
+    """
+    result: dict[str, tuple[Bottleneck, Bottleneck]] = {}
+    for site, hops in routes.hops.items():
+        if not hops:
+            continue
+        pair = []
+        for towards_bridge in (True, False):
+            best: Bottleneck | None = None
+            for hop in hops:
+                direction = hop.direction if towards_bridge else _opposite(hop.direction)
+                spare = loads[hop.link].spare_bps(direction)
+                if best is None or spare < best.spare_bps:
+                    side = Direction.UP if towards_bridge else Direction.DOWN
+                    best = Bottleneck(site, side, hop.link, spare)
+            assert best is not None
+            pair.append(best)
+        result[site] = (pair[0], pair[1])
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class Spof:
+    """A site or link whose failure leaves `cut_off` (sorted codes) with no path to the bridge.
+
+    A failed site is not listed in its own `cut_off`; a failed link cuts off its far end.
+    """
+
+    kind: Literal["site", "link"]
+    id: str
+    cut_off: tuple[str, ...]
+
+
+def spofs(graph: nx.Graph, bridge: str) -> list[Spof]:
+    """Single points of failure of the bridge's component, most sites cut off first.
+
+    Articulation points and bridges come from networkx; the sites each cuts off come from one
+    dominator tree rooted at the bridge (a site dominates exactly the sites that lose every
+    path when it fails; a bridge link cuts off its far end and what that end dominates).
+    The bridge site itself is not listed: everything depends on it by definition. An edge of
+    parallel links is not a SPOF.
+
+    >>> g = build_graph(_example_inventory(backup=True))   # adds a backup link B-P
+    >>> [(s.kind, s.id, s.cut_off) for s in spofs(g, "P")]   # link P-D is no longer one
+    [('link', 'D-A', ('A',)), ('site', 'D', ('A',))]
+    """
+    if bridge not in graph:
+        raise ValueError(f"bridge {bridge!r} is not a site of the graph")
+    idom = nx.immediate_dominators(graph.to_directed(as_view=True), bridge)
+    children: dict[str, list[str]] = defaultdict(list)
+    for node, parent in idom.items():
+        children[parent].append(node)
+
+    def dominated(root: str) -> list[str]:
+        found, stack = [], list(children.get(root, ()))
+        while stack:
+            node = stack.pop()
+            found.append(node)
+            stack.extend(children.get(node, ()))
+        return found
+
+    result: list[Spof] = []
+    for node in nx.articulation_points(graph):
+        if node != bridge and node in idom:
+            cut = dominated(node)
+            if cut:
+                result.append(Spof("site", node, tuple(sorted(cut))))
+    for u, v in nx.bridges(graph, root=bridge):
+        data = graph.edges[u, v]
+        if len(data["links"]) > 1:
+            continue
+        # Every path to the far end crosses this edge, so the near end dominates it.
+        far = v if idom.get(v) == u else u
+        result.append(Spof("link", data["link"].id, tuple(sorted([far, *dominated(far)]))))
+    result.sort(key=lambda s: (-len(s.cut_off), s.kind, s.id))
+    return result
+
+
+# --- doctest fixture -----------------------------------------------------------------------
+
+
+def _example_inventory(backup: bool = False) -> Inventory:
+    """DC "P" <- district "D" (4 Mb/s) <- communes "A" (10/3 Mb/s), "B" (8/4 Mb/s); hd profile.
+
+    Used by the examples in this module's docstrings; ``backup`` adds a 4G link B-P.
+    """
+    policy = Policy(
+        rtt_p95_s=Threshold(0.1, 0.3, "Teams"),
+        jitter_s=Threshold(0.03, 0.05, "Teams"),
+        loss_ratio=Threshold(0.01, 0.05, "Teams"),
+        max_age_s=300.0,
+    )
+    hd = Profile("hd", 1.2e6, 0.2, "Teams 720p", policy)
+
+    def site(code: str, level: Level, parent: str | None) -> Site:
+        return Site(code, code, level, parent, None, Terrain.PLAIN, 1, None)
+
+    def link(lid: str, a: str, b: str, up: float, down: float, role: LinkRole) -> Link:
+        return Link(lid, a, b, Medium.FIBRE, up, down, 0.002, role)
+
+    sites = [
+        site("P", Level.PROVINCE, None),
+        site("D", Level.DISTRICT, "P"),
+        site("A", Level.COMMUNE, "D"),
+        site("B", Level.COMMUNE, "D"),
+    ]
+    links = [
+        link("P-D", "D", "P", 5e6, 5e6, LinkRole.PRIMARY),
+        link("D-A", "A", "D", 10e6, 3e6, LinkRole.PRIMARY),
+        link("D-B", "B", "D", 8e6, 4e6, LinkRole.PRIMARY),
+    ]
+    if backup:
+        links.append(link("B-P", "B", "P", 2e6, 8e6, LinkRole.BACKUP))
+    return Inventory(
+        sites={s.code: s for s in sites},
+        links={lk.id: lk for lk in links},
+        devices={},
+        profiles={"hd": hd},
+        modules={},
+        auths={},
+        conference=Conference("P", ConferenceTopology.MCU),
+    )
