@@ -345,6 +345,30 @@ class PathMeasurement:
     loss_ratio: float | None
     failure: str | None = None
     """Why the probe gave no numbers (a FailureReason value), if it failed."""
+    rtt_min_s: float | None = None
+    rtt_max_s: float | None = None
+    jitter_rfc3550_s: float | None = None
+    """RFC 3550 6.4.1 smoothed estimator, J += (|D| - J) / 16, over the same RTT differences."""
+
+    def mos_estimate(self) -> float | None:
+        """Simplified E-model (G.107) MOS, with one-way latency taken as RTT p50 / 2.
+
+        DOMAIN.md: eff = latency + 2 * jitter + 10 ms; R = 93.2 - eff/40 below 160 ms, else
+        93.2 - (eff - 120)/10; R -= 2.5 * loss%; MOS = 1 + 0.035 R + R (R-60)(100-R) 7e-6.
+
+        >>> PathMeasurement("x", 0, 0.040, 0.05, 0.005, 0.0).mos_estimate()
+        4.39
+        >>> PathMeasurement("x", 0, 0.600, 0.7, 0.030, 0.05).mos_estimate()
+        2.88
+        """
+        if self.rtt_p50_s is None or self.jitter_s is None or self.loss_ratio is None:
+            return None
+        eff_ms = self.rtt_p50_s / 2 * 1000 + 2 * self.jitter_s * 1000 + 10
+        r = 93.2 - eff_ms / 40 if eff_ms < 160 else 93.2 - (eff_ms - 120) / 10
+        r -= 2.5 * self.loss_ratio * 100
+        r = max(0.0, min(100.0, r))
+        mos = 1 + 0.035 * r + r * (r - 60) * (100 - r) * 7e-6
+        return round(max(1.0, min(4.5, mos)), 2)
 
 
 @dataclass(frozen=True, slots=True)
