@@ -1,0 +1,177 @@
+"""What the monitor shows: observations turned into verdicts with hysteresis, once per cycle.
+
+The evaluator runs after each probe cycle (never at scrape time); the collector and the HTTP
+API only read the latest immutable `View`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import networkx as nx
+
+from vcmon import readiness, topology
+from vcmon.model import Inventory, Verdict
+from vcmon.store import Observations
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryStatus:
+    ok: bool
+    loaded_at: float
+    error: str | None = None
+    """A one-line summary of why the last reload was refused (file:line: field: message)."""
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    inventory: Inventory
+    observations: Observations
+    verdicts: Mapping[str, readiness.SiteReadiness]
+    loads: Mapping[str, Mapping[str, topology.LinkLoad]]
+    """Conference load per profile, then per link."""
+    spofs: Sequence[topology.Spof]
+    inventory_status: InventoryStatus
+    built_at: float
+    shard: str | None = None
+
+
+@dataclass(slots=True)
+class _Held:
+    reported: Verdict
+    candidate: Verdict
+    streak: int
+
+
+@dataclass(slots=True)
+class Hysteresis:
+    """A reported verdict changes only after the new one holds for `cycles` evaluations.
+
+    Going to `unknown` is immediate: green must never outlive the data behind it.
+
+    >>> h = Hysteresis(cycles=3)
+    >>> [h.step("s", "hd", v) for v in (Verdict.READY, Verdict.NOT_READY, Verdict.NOT_READY,
+    ...  Verdict.NOT_READY, Verdict.UNKNOWN)]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [<Verdict.READY: 'ready'>, <Verdict.READY: 'ready'>, <Verdict.READY: 'ready'>,
+     <Verdict.NOT_READY: 'not_ready'>, <Verdict.UNKNOWN: 'unknown'>]
+    """
+
+    cycles: int
+    _held: dict[tuple[str, str], _Held] = field(default_factory=dict)
+
+    def step(self, site: str, profile: str, verdict: Verdict) -> Verdict:
+        key = (site, profile)
+        held = self._held.get(key)
+        if held is None or verdict is Verdict.UNKNOWN or self.cycles <= 1:
+            self._held[key] = _Held(verdict, verdict, self.cycles)
+            return verdict
+        if verdict is held.reported:
+            held.candidate, held.streak = verdict, 0
+            return verdict
+        held.streak = held.streak + 1 if verdict is held.candidate else 1
+        held.candidate = verdict
+        if held.streak >= self.cycles:
+            held.reported, held.streak = verdict, 0
+        return held.reported
+
+    def forget_except(self, sites: set[str]) -> None:
+        for key in [k for k in self._held if k[0] not in sites]:
+            del self._held[key]
+
+
+class Evaluator:
+    """Holds the inventory-derived analyses and the hysteresis state; publishes Views."""
+
+    def __init__(self, shard: str | None = None) -> None:
+        self._lock = threading.Lock()
+        self._view: View | None = None
+        self._shard = shard
+        self._inventory: Inventory | None = None
+        self._status = InventoryStatus(ok=False, loaded_at=0.0, error="not loaded")
+        self._graph: nx.Graph | None = None
+        self._routes: topology.Routes | None = None
+        self._loads: dict[str, Mapping[str, topology.LinkLoad]] = {}
+        self._spofs: list[topology.Spof] = []
+        self._hysteresis = Hysteresis(cycles=1)
+
+    @property
+    def inventory(self) -> Inventory | None:
+        return self._inventory
+
+    def set_inventory(self, inv: Inventory, now: float | None = None) -> None:
+        """Adopt a new inventory: the topology analyses are recomputed here, once."""
+        graph = topology.build_graph(inv)
+        routes = topology.routes(graph, inv.conference.bridge)
+        conf = inv.conference
+        sites = frozenset(inv.sites)
+        loads = {
+            name: topology.conference_load(
+                graph,
+                routes,
+                topology.Scenario(sites, profile, conf.topology, frozenset(conf.cascade_at)),
+            )
+            for name, profile in inv.profiles.items()
+        }
+        cycles = max(p.policy.hysteresis_cycles for p in inv.profiles.values())
+        with self._lock:
+            self._inventory, self._graph, self._routes = inv, graph, routes
+            self._loads = loads
+            self._spofs = topology.spofs(graph, conf.bridge)
+            self._hysteresis.cycles = cycles
+            self._hysteresis.forget_except(set(inv.sites))
+            self._status = InventoryStatus(ok=True, loaded_at=now or time.time())
+
+    def reject_inventory(self, error: str) -> None:
+        """A reload failed: keep the last good inventory and say so."""
+        with self._lock:
+            self._status = replace(self._status, ok=False, error=error)
+
+    def evaluate(self, observations: Observations, now: float | None = None) -> View | None:
+        now = time.time() if now is None else now
+        with self._lock:
+            inv, graph, routes = self._inventory, self._graph, self._routes
+            if inv is None or graph is None or routes is None:
+                return None
+            conf = inv.conference
+            raw = readiness.assess(
+                inv,
+                graph,
+                routes,
+                frozenset(inv.sites),
+                conf.topology,
+                cascade_at=frozenset(conf.cascade_at),
+                measurements=observations.measurements(),
+                now=now,
+            )
+            verdicts = {code: self._apply_hysteresis(code, sr) for code, sr in raw.items()}
+            view = View(
+                inventory=inv,
+                observations=observations,
+                verdicts=verdicts,
+                loads=self._loads,
+                spofs=self._spofs,
+                inventory_status=self._status,
+                built_at=now,
+                shard=self._shard,
+            )
+            self._view = view
+            return view
+
+    def _apply_hysteresis(self, code: str, sr: readiness.SiteReadiness) -> readiness.SiteReadiness:
+        changed = {}
+        for name, pv in sr.verdicts.items():
+            shown = self._hysteresis.step(code, name, pv.verdict)
+            changed[name] = pv if shown is pv.verdict else replace(pv, verdict=shown)
+        if all(changed[n] is sr.verdicts[n] for n in changed):
+            return sr
+        demand = {} if self._inventory is None else self._inventory.profiles
+        ready = [n for n, pv in changed.items() if pv.verdict is Verdict.READY and n in demand]
+        best = max(ready, key=lambda n: demand[n].demand_bps, default=None)
+        return replace(sr, verdicts=changed, best_profile=best)
+
+    def latest(self) -> View | None:
+        return self._view
