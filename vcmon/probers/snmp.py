@@ -1,0 +1,526 @@
+"""SNMP engine: one shared pysnmp 7 asyncio engine polls IF-MIB on every device.
+
+The only module that imports pysnmp; no pysnmp type leaves it. Each poll is GETBULK of
+exactly the IF-MIB columns needed (numeric OIDs: Debian ships no MIB files) plus sysUpTime
+and ifNumber, with max-repetitions sized to the device's table as learned on its last poll.
+
+Why not `pysnmp.hlapi.v3arch.asyncio.bulk_cmd`: it registers every target in the engine's
+SNMP-TARGET-MIB tables (LCD), each registration invalidates the target lookup cache, and
+every request looks the target up again through the MIB instrumentation. That was the
+103-124 s first sweep of 2,000 agents in LAB-NOTES. Here the security parameters are
+registered once per *credential* (community or USM user) and requests go straight to the
+engine's message dispatcher with the address, so adding a target costs nothing.
+
+A target failure is a result (`SnmpResult.failure`), never an exception. The engine raises
+only `ProbeSetupError` (unknown auth protocol, auth/version mismatch, used outside `async
+with`). Secrets are resolved at use time, handed to pysnmp, and never logged or repr'd;
+pysnmp's own debug output (`pysnmp.debug`) dumps raw packets, so vcmon never enables it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pysnmp.carrier.asyncio.dgram import udp
+from pysnmp.entity import config as pconfig
+from pysnmp.entity.engine import SnmpEngine as _PysnmpEngine
+from pysnmp.error import PySnmpError
+from pysnmp.proto import errind, rfc1902, rfc1905
+from pysnmp.proto.api import v2c
+from pysnmp.proto.error import StatusInformation
+
+from vcmon.errors import ProbeSetupError
+from vcmon.model import (
+    Auth,
+    Device,
+    FailureReason,
+    InterfaceMatch,
+    Module,
+    SecretError,
+    SnmpVersion,
+)
+from vcmon.probers.counters import InterfaceSample, LinkRates, RateTracker, SnmpResult
+
+__all__ = [
+    "InterfaceSample",
+    "LinkRates",
+    "RateTracker",
+    "SnmpEngine",
+    "SnmpResult",
+]
+
+log = logging.getLogger(__name__)
+
+Oid = tuple[int, ...]
+
+SYS_UPTIME: Oid = (1, 3, 6, 1, 2, 1, 1, 3)
+IF_NUMBER: Oid = (1, 3, 6, 1, 2, 1, 2, 1)
+_IF = (1, 3, 6, 1, 2, 1, 2, 2, 1)
+_IFX = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1)
+IF_DESCR: Oid = (*_IF, 2)
+IF_OPER_STATUS: Oid = (*_IF, 8)
+IF_IN_OCTETS: Oid = (*_IF, 10)
+IF_IN_ERRORS: Oid = (*_IF, 14)
+IF_OUT_OCTETS: Oid = (*_IF, 16)
+IF_OUT_DISCARDS: Oid = (*_IF, 19)
+IF_NAME: Oid = (*_IFX, 1)
+IF_HC_IN_OCTETS: Oid = (*_IFX, 6)
+IF_HC_OUT_OCTETS: Oid = (*_IFX, 10)
+IF_HIGH_SPEED: Oid = (*_IFX, 15)
+IF_ALIAS: Oid = (*_IFX, 18)
+IF_COUNTER_DISCONTINUITY_TIME: Oid = (*_IFX, 19)
+
+MATCH_COLUMN = {
+    InterfaceMatch.IFNAME: IF_NAME,
+    InterfaceMatch.IFALIAS: IF_ALIAS,
+    InterfaceMatch.IFDESCR: IF_DESCR,
+}
+_COMMON_COLUMNS = (IF_HIGH_SPEED, IF_OPER_STATUS, IF_IN_ERRORS, IF_OUT_DISCARDS,
+                   IF_COUNTER_DISCONTINUITY_TIME)  # fmt: skip
+_OPER_UP = 1
+DEFAULT_MAX_REPETITIONS = 16
+"""For a device's first poll, before its ifNumber is known."""
+MAX_VARBINDS_PER_REQUEST = 600
+"""Keeps a response under a typical 64 KiB UDP message; the agent trims further if it must."""
+
+_AUTH_PROTOCOLS = {
+    "md5": pconfig.USM_AUTH_HMAC96_MD5,
+    "sha": pconfig.USM_AUTH_HMAC96_SHA,
+    "sha1": pconfig.USM_AUTH_HMAC96_SHA,
+    "sha224": pconfig.USM_AUTH_HMAC128_SHA224,
+    "sha256": pconfig.USM_AUTH_HMAC192_SHA256,
+    "sha384": pconfig.USM_AUTH_HMAC256_SHA384,
+    "sha512": pconfig.USM_AUTH_HMAC384_SHA512,
+}
+_PRIV_PROTOCOLS = {
+    "des": pconfig.USM_PRIV_CBC56_DES,
+    "aes": pconfig.USM_PRIV_CFB128_AES,
+    "aes128": pconfig.USM_PRIV_CFB128_AES,
+    "aes192": pconfig.USM_PRIV_CFB192_AES,
+    "aes256": pconfig.USM_PRIV_CFB256_AES,
+}
+_AUTH_ERRORS = (
+    errind.UnknownUserName,
+    errind.WrongDigest,
+    errind.AuthenticationFailure,
+    errind.AuthenticationError,
+    errind.DecryptionError,
+    errind.UnknownSecurityName,
+    errind.UnsupportedSecurityLevel,
+    errind.UnknownCommunityName,
+)
+_DISCOVERY = (errind.UnknownEngineID, errind.NotInTimeWindow)
+_MAX_DISCOVERY_STEPS = 4
+_SECURITY_LEVEL = {"noAuthNoPriv": 1, "authNoPriv": 2, "authPriv": 3}
+
+
+class _PollFailedError(Exception):
+    """Internal: a poll ends with this reason (never escapes the engine)."""
+
+    def __init__(self, reason: FailureReason) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class _Security:
+    """How pysnmp addresses a registered credential; holds names, never secrets."""
+
+    mp_model: int
+    security_model: int
+    security_name: bytes
+    """bytes: pysnmp's tables key on OctetString, which hashes like bytes, not like str."""
+    security_level: int
+
+
+class SnmpEngine:
+    """One pysnmp engine, one UDP socket, for every device. Use as an async context manager.
+
+    `concurrency` bounds requests in flight (also what keeps the socket's receive buffer
+    from overflowing when thousands of agents answer at once).
+    """
+
+    def __init__(self, *, concurrency: int = 200) -> None:
+        self._concurrency = concurrency
+        self._engine: Any = None
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._registered: dict[str, tuple[str, str, _Security]] = {}
+        """key -> (auth name, digest of its secrets, how to address it); digest: rotation."""
+        self._rows: dict[str, int] = {}
+        """device -> ifNumber seen last time: the next poll's max-repetitions."""
+        self._no_hc: set[str] = set()
+        """Devices without ifHC*Octets: polled for Counter32 ifIn/OutOctets instead."""
+        self._failures: Counter[FailureReason] = Counter()
+        self._requests = 0
+        self._responses = 0
+        self._polls = 0
+
+    def __repr__(self) -> str:
+        return f"SnmpEngine(concurrency={self._concurrency}, credentials={len(self._registered)})"
+
+    async def __aenter__(self) -> SnmpEngine:
+        engine = _PysnmpEngine()
+        transport = udp.UdpAsyncioTransport().open_client_mode()
+        pconfig.add_transport(engine, udp.DOMAIN_NAME, transport)
+        self._engine = engine
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._engine is not None:
+            self._engine.close_dispatcher()
+            self._engine = None
+
+    def stats(self) -> dict[str, int]:
+        """Engine counters: requests, responses, polls and `failures_<reason>` per reason."""
+        out = {"requests": self._requests, "responses": self._responses, "polls": self._polls}
+        for reason in FailureReason:
+            out[f"failures_{reason.value}"] = self._failures[reason]
+        return out
+
+    async def poll_many(
+        self, targets: Iterable[tuple[Device, Auth, Module]], port: int = 161
+    ) -> list[SnmpResult]:
+        """Poll every (device, auth, module) concurrently; results in the same order."""
+        tasks = [self.poll(device, auth, module, port) for device, auth, module in targets]
+        return list(await asyncio.gather(*tasks))
+
+    async def poll(self, device: Device, auth: Auth, module: Module, port: int = 161) -> SnmpResult:
+        """Poll one device's IF-MIB; a failure is a result with a reason, never an exception."""
+        if self._engine is None:
+            raise ProbeSetupError("SnmpEngine.poll() used outside 'async with SnmpEngine()'")
+        self._polls += 1
+        started = time.monotonic()
+        requests_before = self._requests
+        try:
+            security = self._security(auth)
+            target = _Target(device.name, (device.address, port), security, module)
+            uptime, samples, missing = await self._poll_ifmib(device, target)
+        except _PollFailedError as failed:
+            self._failures[failed.reason] += 1
+            log.debug("snmp %s: %s", device.name, failed.reason.value)
+            return SnmpResult(
+                device=device.name,
+                measured_at=time.time(),
+                monotonic_s=time.monotonic(),
+                duration_s=time.monotonic() - started,
+                sys_uptime_s=None,
+                failure=failed.reason,
+                requests=self._requests - requests_before,
+            )
+        failure = None
+        if missing:
+            self._failures[FailureReason.NO_SUCH_INTERFACE] += len(missing)
+            log.debug("snmp %s: no interface for links %s", device.name, ", ".join(missing))
+            if not samples:
+                failure = FailureReason.NO_SUCH_INTERFACE
+        now = time.monotonic()
+        return SnmpResult(
+            device=device.name,
+            measured_at=time.time(),
+            monotonic_s=now,
+            duration_s=now - started,
+            sys_uptime_s=uptime,
+            samples=tuple(samples),
+            missing=tuple(missing),
+            failure=failure,
+            requests=self._requests - requests_before,
+        )
+
+    # --- credentials --------------------------------------------------------------------
+
+    def _security(self, auth: Auth) -> _Security:
+        """Register the auth's credential with pysnmp once (again if its secret changed).
+
+        Registered under a key: `v2c:<auth name>` or `v3:<user name>`, because pysnmp's USM
+        clones a user's row per agent engine ID by user name: one engine holds one key set
+        per v3 user name, and two auths giving one user different keys are a setup error.
+        """
+        try:
+            secrets = _resolve(auth)
+        except SecretError:
+            # the message names the reference, but keep even that out of results
+            raise _PollFailedError(FailureReason.SECRET_MISSING) from None
+        digest = hashlib.sha256("\0".join(secrets).encode()).hexdigest()
+        v2 = auth.version is SnmpVersion.V2C
+        key = f"v2c:{auth.name}" if v2 else f"v3:{auth.username}"
+        known = self._registered.get(key)
+        if known is not None and known[1] == digest:
+            return known[2]
+        if known is not None and known[0] != auth.name:
+            raise ProbeSetupError(
+                f"auths {known[0]!r} and {auth.name!r} give v3 user {auth.username!r}"
+                " different keys; one SNMP engine holds one key set per user name"
+            )
+        if v2:
+            security_name = f"vcmon-{auth.name}"
+            if known is not None:
+                pconfig.delete_v1_system(self._engine, security_name)
+            pconfig.add_v1_system(
+                self._engine, security_name, secrets[0], securityName=security_name
+            )
+            security = _Security(1, 2, security_name.encode(), _SECURITY_LEVEL["noAuthNoPriv"])
+        else:
+            security = self._add_usm_user(auth, secrets, replace=known is not None)
+        self._registered[key] = (auth.name, digest, security)
+        return security
+
+    def _add_usm_user(self, auth: Auth, secrets: list[str], *, replace: bool) -> _Security:
+        assert auth.username is not None  # checked by _resolve
+        auth_proto = _protocol(auth.auth_protocol, _AUTH_PROTOCOLS, auth, "auth_protocol")
+        priv_proto = _protocol(auth.priv_protocol, _PRIV_PROTOCOLS, auth, "priv_protocol")
+        if replace:
+            pconfig.delete_v3_user(self._engine, auth.username)
+        args: dict[str, Any] = {}
+        level = "noAuthNoPriv"
+        if auth_proto is not None and auth.auth_key is not None:
+            args.update(authProtocol=auth_proto, authKey=secrets[0])
+            level = "authNoPriv"
+        if priv_proto is not None and auth.priv_key is not None:
+            args.update(privProtocol=priv_proto, privKey=secrets[1])
+            level = "authPriv"
+        pconfig.add_v3_user(self._engine, auth.username, **args)
+        return _Security(3, 3, auth.username.encode(), _SECURITY_LEVEL[level])
+
+    # --- one poll -----------------------------------------------------------------------
+
+    async def _poll_ifmib(
+        self, device: Device, target: _Target
+    ) -> tuple[float, list[InterfaceSample], list[str]]:
+        hc = device.name not in self._no_hc
+        octets = (IF_HC_IN_OCTETS, IF_HC_OUT_OCTETS) if hc else (IF_IN_OCTETS, IF_OUT_OCTETS)
+        match_cols = sorted({MATCH_COLUMN[i.match] for i in device.interfaces})
+        columns = [*octets, *_COMMON_COLUMNS, *match_cols]
+        reps = target.module.max_repetitions or self._rows.get(device.name)
+        scalars, table = await self._walk(target, columns, reps or DEFAULT_MAX_REPETITIONS)
+        uptime = scalars.get(SYS_UPTIME)
+        if_number = scalars.get(IF_NUMBER)
+        if not isinstance(uptime, int) or not isinstance(if_number, int):
+            raise _PollFailedError(FailureReason.BAD_RESPONSE)
+        self._rows[device.name] = max(1, if_number)
+        if hc and if_number and not table[IF_HC_IN_OCTETS] and not table[IF_HC_OUT_OCTETS]:
+            # an agent without ifXTable counters: Counter32 from now on, wraps handled later
+            self._no_hc.add(device.name)
+            hc = False
+            _, fallback = await self._walk(target, [IF_IN_OCTETS, IF_OUT_OCTETS], if_number)
+            table[IF_HC_IN_OCTETS] = fallback[IF_IN_OCTETS]
+            table[IF_HC_OUT_OCTETS] = fallback[IF_OUT_OCTETS]
+        in_col, out_col = (IF_HC_IN_OCTETS, IF_HC_OUT_OCTETS) if hc else octets
+        samples: list[InterfaceSample] = []
+        missing: list[str] = []
+        for iface in device.interfaces:
+            names = table[MATCH_COLUMN[iface.match]]
+            index = next((i for i, v in names.items() if v == iface.value), None)
+            if index is None:
+                missing.append(iface.link)
+                continue
+            speed = _int(table[IF_HIGH_SPEED].get(index))
+            oper = _int(table[IF_OPER_STATUS].get(index))
+            discontinuity = _int(table[IF_COUNTER_DISCONTINUITY_TIME].get(index))
+            samples.append(
+                InterfaceSample(
+                    link=iface.link,
+                    if_index=index,
+                    in_octets=_int(table[in_col].get(index)),
+                    out_octets=_int(table[out_col].get(index)),
+                    hc=hc,
+                    speed_bps=speed * 1e6 if speed else None,
+                    oper_up=None if oper is None else oper == _OPER_UP,
+                    in_errors=_int(table[IF_IN_ERRORS].get(index)),
+                    out_discards=_int(table[IF_OUT_DISCARDS].get(index)),
+                    discontinuity_s=None if discontinuity is None else discontinuity / 100,
+                )
+            )
+        return uptime / 100, samples, missing
+
+    async def _walk(
+        self, target: _Target, columns: Sequence[Oid], reps: int
+    ) -> tuple[dict[Oid, int | str | None], dict[Oid, dict[int, int | str | None]]]:
+        """GETBULK the columns (and the scalars, on the first request) to their ends.
+
+        A column is done when the agent steps past it or it has ifNumber rows; the rest
+        continue from their last row. An agent that does not move forward is a bad response.
+        """
+        table: dict[Oid, dict[int, int | str | None]] = {c: {} for c in columns}
+        pending: dict[Oid, Oid] = {c: c for c in columns}
+        scalars: dict[Oid, int | str | None] = {}
+        if_number: int | None = None
+        first = True
+        while pending:
+            starts = list(pending.items())
+            non_repeaters = [SYS_UPTIME, IF_NUMBER] if first else []
+            per_request = max(1, MAX_VARBINDS_PER_REQUEST // len(starts))
+            max_reps = min(max(reps, 1), per_request)
+            varbinds = await self._request(
+                target, non_repeaters, [start for _, start in starts], max_reps
+            )
+            if first:
+                for scalar, (oid, value) in zip(non_repeaters, varbinds, strict=False):
+                    if oid == (*scalar, 0):
+                        scalars[scalar] = value
+                varbinds = varbinds[len(non_repeaters) :]
+                maybe_number = scalars.get(IF_NUMBER)
+                if_number = maybe_number if isinstance(maybe_number, int) else None
+                first = False
+            if not varbinds:
+                raise _PollFailedError(FailureReason.BAD_RESPONSE)
+            moved = False
+            finished: set[Oid] = set()
+            for i, (oid, value) in enumerate(varbinds):
+                column, start = starts[i % len(starts)]
+                if column in finished:
+                    continue
+                in_column = len(oid) == len(column) + 1 and oid[:-1] == column
+                if value is _END or not in_column or oid <= pending[column]:
+                    finished.add(column)
+                    continue
+                table[column][oid[-1]] = value
+                pending[column] = oid
+                moved = moved or oid > start
+            for column in list(pending):
+                full = if_number is not None and len(table[column]) >= if_number
+                if column in finished or full:
+                    del pending[column]
+            if pending and not moved:
+                raise _PollFailedError(FailureReason.BAD_RESPONSE)
+        return scalars, table
+
+    async def _request(
+        self, target: _Target, scalars: Sequence[Oid], columns: Sequence[Oid], max_reps: int
+    ) -> list[tuple[Oid, int | str | None]]:
+        """One GETBULK with retries; pysnmp's values become ints, strings, None or _END."""
+        pdu = v2c.GetBulkRequestPDU()
+        v2c.apiBulkPDU.set_defaults(pdu)
+        v2c.apiBulkPDU.set_non_repeaters(pdu, len(scalars))
+        v2c.apiBulkPDU.set_max_repetitions(pdu, max_reps)
+        v2c.apiBulkPDU.set_varbinds(pdu, [(oid, v2c.null) for oid in (*scalars, *columns)])
+        timeouts = discovery = 0
+        while True:
+            async with self._semaphore:
+                error, response = await self._send_once(target, pdu)
+            if error is None:
+                break
+            if isinstance(error, _DISCOVERY) and discovery < _MAX_DISCOVERY_STEPS:
+                discovery += 1  # v3 engine-ID/time discovery: not a retry
+                continue
+            if isinstance(error, errind.RequestTimedOut):
+                timeouts += 1
+                if timeouts <= target.module.retries:
+                    continue
+                raise _PollFailedError(FailureReason.TIMEOUT)
+            log.debug("snmp %s: %r", target.device, error)
+            if isinstance(error, _AUTH_ERRORS):
+                raise _PollFailedError(FailureReason.AUTH_FAILED)
+            log.debug("snmp %s: %s", target.device, type(error).__name__)
+            raise _PollFailedError(FailureReason.BAD_RESPONSE)
+        self._responses += 1
+        if v2c.apiBulkPDU.get_error_status(response):
+            raise _PollFailedError(FailureReason.BAD_RESPONSE)
+        return [(tuple(oid), _value(value)) for oid, value in v2c.apiBulkPDU.get_varbinds(response)]
+
+    async def _send_once(self, target: _Target, pdu: Any) -> tuple[Any, Any]:
+        """Send one request through the engine's dispatcher; (errorIndication, response PDU)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[Any, Any]] = loop.create_future()
+
+        def on_response(*args: Any) -> None:
+            # rfc3412 callback: (engine, mp, secModel, secName, secLevel, ctxEngineId,
+            # ctxName, pduVersion, PDU, statusInformation, sendPduHandle, cbCtx)
+            response, status = args[8], args[9]
+            if future.done():
+                return
+            if status:
+                future.set_result((status.get("errorIndication", errind.otherError), None))
+            elif v2c.apiBulkPDU.get_request_id(response) != v2c.apiBulkPDU.get_request_id(pdu):
+                future.set_result((errind.dataMismatch, None))
+            else:
+                future.set_result((None, response))
+
+        dispatcher = self._engine.transport_dispatcher
+        ticks = target.module.timeout_s / dispatcher.get_timer_resolution()
+        sec = target.security
+        self._requests += 1
+        try:
+            self._engine.message_dispatcher.send_pdu(
+                self._engine, udp.DOMAIN_NAME, target.address, sec.mp_model,
+                sec.security_model, sec.security_name, sec.security_level, None, b"",
+                1, pdu, True, ticks, on_response, None,
+            )  # fmt: skip
+        except StatusInformation as status:
+            return status.get("errorIndication", errind.otherError), None
+        except PySnmpError:
+            return errind.otherError, None
+        try:
+            # pysnmp expires the request itself; this bound only guards against it not doing so
+            async with asyncio.timeout(target.module.timeout_s + 1.0):
+                return await future
+        except TimeoutError:
+            return errind.requestTimedOut, None
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    device: str
+    address: tuple[str, int]
+    security: _Security
+    module: Module
+
+
+class _End:
+    """endOfMibView (or noSuchObject): the walk of a column stops here."""
+
+
+_END: Any = _End()
+
+
+def _value(value: Any) -> int | str | None:
+    """A pysnmp value as plain Python: int for numbers, str for text, _END past the table."""
+    if isinstance(value, rfc1905.EndOfMibView | rfc1905.NoSuchObject):
+        return _END  # type: ignore[no-any-return]
+    if isinstance(value, rfc1905.NoSuchInstance):
+        return None
+    if isinstance(value, rfc1902.OctetString):
+        return bytes(value).decode("utf-8", errors="replace")
+    if isinstance(value, rfc1902.Integer | rfc1902.Unsigned32 | rfc1902.Counter64):
+        return int(value)
+    if isinstance(value, rfc1902.Counter32 | rfc1902.Gauge32 | rfc1902.TimeTicks):
+        return int(value)
+    return None
+
+
+def _int(value: int | str | None) -> int | None:
+    """An integer column value, or None when missing or of the wrong type."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _protocol(name: str | None, table: dict[str, Any], auth: Auth, field: str) -> Any:
+    if name is None:
+        return None
+    try:
+        return table[name.lower()]
+    except KeyError:
+        choices = ", ".join(sorted(table))
+        raise ProbeSetupError(
+            f"auth {auth.name!r}: {field} {name!r} is not supported (choose from {choices})"
+        ) from None
+
+
+def _resolve(auth: Auth) -> list[str]:
+    """The auth's secrets, read now: [community] for v2c, [auth key, priv key] for v3."""
+    if auth.version is SnmpVersion.V2C:
+        if auth.community is None:
+            raise ProbeSetupError(f"auth {auth.name!r}: v2c needs a community reference")
+        return [auth.community.resolve()]
+    if auth.username is None:
+        raise ProbeSetupError(f"auth {auth.name!r}: v3 needs a username")
+    if auth.priv_key is not None and auth.auth_key is None:
+        raise ProbeSetupError(f"auth {auth.name!r}: privacy without authentication")
+    auth_key = auth.auth_key.resolve() if auth.auth_key is not None else ""
+    priv_key = auth.priv_key.resolve() if auth.priv_key is not None else ""
+    return [auth_key, priv_key]
