@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""Core benchmark: `vcmon validate` and `vcmon analyze --format json` on the national inventory.
+
+Target (issue 2, point 10): validate + analyze <= 2 s and <= 500 MB max RSS. Each command
+runs as its own subprocess, `--repeat` times; wall time is measured around the process and
+max RSS comes from os.wait4's rusage for that very child (so nothing else is counted).
+
+    python bench/bench_core.py                 # generate bench/out/national if absent, run
+    python bench/bench_core.py --stages        # also time each stage in-process
+    python bench/bench_core.py --profile       # also cProfile the pipeline: where time goes
+
+Not a test: numbers depend on the machine and its load; record them in bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import platform
+import pstats
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+DEFAULT_INVENTORY = BENCH / "out" / "national"
+TARGET_S = 2.0
+TARGET_MB = 500.0
+
+
+@dataclass(frozen=True)
+class Run:
+    wall_s: float
+    max_rss_mb: float
+    returncode: int
+    stderr: str
+
+
+def run_once(argv: list[str]) -> Run:
+    """One child process: wall time and its own max RSS (Linux ru_maxrss is in KiB)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stderr is not None
+    stderr = proc.stderr.read()  # small; read before waiting so the pipe cannot fill
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return Run(wall, usage.ru_maxrss / 1024, proc.returncode, stderr)
+
+
+def machine() -> str:
+    cpu = "unknown cpu"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = []
+    for dist in ("vcmon", "PyYAML", "networkx", "jsonschema"):
+        try:
+            versions.append(f"{dist} {metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{dist} absent")
+    import yaml
+
+    libyaml = "with libyaml" if yaml.__with_libyaml__ else "pure-Python yaml"
+    return (
+        f"{cpu}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; "
+        f"Python {platform.python_version()}, {', '.join(versions)} ({libyaml}); "
+        f"{platform.system()} {platform.release()}"
+    )
+
+
+def inventory_size(path: Path) -> str:
+    files = sorted(path.glob("*.yaml"))
+    size = sum(f.stat().st_size for f in files)
+    return f"{len(files)} files, {size / 1e6:.1f} MB"
+
+
+def bench_commands(inventory: Path, repeat: int) -> bool:
+    rel = os.path.relpath(inventory, REPO)
+    commands = {
+        "validate": [sys.executable, "-m", "vcmon", "validate", rel],
+        "analyze": [sys.executable, "-m", "vcmon", "analyze", rel, "--format", "json"],
+    }
+    print("| command | runs | wall min / median / max (s) | max RSS (MB) | exit |")
+    print("|---|---|---|---|---|")
+    medians: list[float] = []
+    peak = 0.0
+    ok = True
+    for name, argv in commands.items():
+        runs = [run_once(argv) for _ in range(repeat)]
+        walls = [r.wall_s for r in runs]
+        rss = max(r.max_rss_mb for r in runs)
+        codes = sorted({r.returncode for r in runs})
+        medians.append(statistics.median(walls))
+        peak = max(peak, rss)
+        shown = " ".join(argv[2:]).replace(sys.executable, "python")
+        print(
+            f"| `python -m {shown}` | {repeat} | {min(walls):.2f} / {statistics.median(walls):.2f}"
+            f" / {max(walls):.2f} | {rss:.0f} | {','.join(map(str, codes))} |"
+        )
+        if codes != [0]:
+            ok = False
+            tail = "\n".join(runs[-1].stderr.strip().splitlines()[-5:])
+            print(f"\n{name} failed (exit {codes}); last stderr lines:\n{tail}\n")
+    total = sum(medians)
+    verdict = "met" if ok and total <= TARGET_S and peak <= TARGET_MB else "MISSED"
+    print(
+        f"\nvalidate + analyze: {total:.2f} s (sum of medians), peak {peak:.0f} MB; "
+        f"target <= {TARGET_S:g} s and <= {TARGET_MB:g} MB: {verdict}"
+    )
+    return ok
+
+
+def pipeline(inventory: Path) -> list[tuple[str, Callable[[], Any]]]:
+    """The stages `analyze` runs, as closures sharing state, for in-process timing."""
+    from vcmon import topology
+    from vcmon.inventory import load_inventory
+
+    state: dict[str, Any] = {}
+
+    def load() -> None:
+        state["inv"] = load_inventory(inventory)
+
+    def graph() -> None:
+        state["graph"] = topology.build_graph(state["inv"])
+
+    def route() -> None:
+        state["routes"] = topology.routes(state["graph"], state["inv"].conference.bridge)
+
+    def load_mcu() -> None:
+        inv = state["inv"]
+        scenario = topology.Scenario(
+            frozenset(inv.sites), inv.profiles[inv.conference.profile], inv.conference.topology
+        )
+        topology.conference_load(state["graph"], state["routes"], scenario)
+
+    def spof() -> None:
+        topology.spofs(state["graph"], state["inv"].conference.bridge)
+
+    def assess() -> None:
+        from vcmon import readiness
+
+        inv = state["inv"]
+        readiness.assess(
+            inv,
+            state["graph"],
+            state["routes"],
+            frozenset(inv.sites),
+            inv.conference.topology,
+            cascade_at=frozenset(inv.conference.cascade_at),
+            profiles=list(inv.profiles),
+        )
+
+    return [
+        ("inventory.load_inventory", load),
+        ("topology.build_graph", graph),
+        ("topology.routes", route),
+        ("topology.conference_load (mcu, all sites)", load_mcu),
+        ("topology.spofs", spof),
+        ("readiness.assess (all sites, every profile)", assess),
+    ]
+
+
+def bench_stages(inventory: Path) -> None:
+    print("\n| stage (in-process) | wall (s) |\n|---|---|")
+    total = 0.0
+    for name, stage in pipeline(inventory):
+        start = time.perf_counter()
+        try:
+            stage()
+        except (ImportError, AttributeError) as exc:
+            print(f"| {name} | not available: {exc} |")
+            break
+        wall = time.perf_counter() - start
+        total += wall
+        print(f"| {name} | {wall:.3f} |")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"| total | {total:.3f} |\n\nmax RSS of this process: {rss:.0f} MB")
+
+
+def profile(inventory: Path, top: int) -> None:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _, stage in pipeline(inventory):
+        stage()
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    # Own time summed per source file: says which module to optimise first.
+    per_file: dict[str, float] = defaultdict(float)
+    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    for (filename, _, _), (_, _, tottime, _, _) in raw.items():
+        per_file[_short(filename)] += tottime
+    print(f"\nOwn time per module (cProfile, top {top}):")
+    for filename, tottime in sorted(per_file.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"  {tottime:7.3f} s  {filename}")
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
+    print(f"\nTop {top} functions by cumulative time:\n{out.getvalue()}")
+
+
+def _short(filename: str) -> str:
+    for marker in ("site-packages/", "/vcmon/", "/lib/python"):
+        if marker in filename:
+            return filename[filename.index(marker) :].lstrip("/")
+    return filename
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--inventory", type=Path, default=DEFAULT_INVENTORY)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--stages", action="store_true", help="time each stage in-process")
+    parser.add_argument("--profile", action="store_true", help="cProfile the pipeline")
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args(argv)
+    if not args.inventory.exists():
+        sys.path.insert(0, str(BENCH))
+        from national import generate
+
+        generate(args.inventory)
+    print(f"machine: {machine()}")
+    print(f"inventory: {args.inventory} ({inventory_size(args.inventory)})\n")
+    ok = bench_commands(args.inventory, args.repeat)
+    if args.stages:
+        bench_stages(args.inventory)
+    if args.profile:
+        profile(args.inventory, args.top)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
