@@ -1,0 +1,132 @@
+"""Rollout waves: who can go live now, then what each purchase unlocks, best value first.
+
+A purchase is taken together with the plan's purchases upstream of it (a commune link's
+upgrade is useless until its thin district uplink is upgraded), so each wave is a bundle
+that makes sites ready on its own. Bundles are ranked by ready sites per monthly cost.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+from vcmon.plan.planner import Plan
+from vcmon.plan.problem import Problem, Purchase, PurchaseKind, cost, lead_time, link_ok
+
+
+@dataclass(frozen=True, slots=True)
+class Wave:
+    number: int
+    sites: tuple[str, ...]
+    """Target sites that become ready in this wave (wave 1: ready now)."""
+    purchases: tuple[Purchase, ...]
+    monthly_cost: float
+    lead_time_s: float
+
+
+def waves(plan: Plan) -> tuple[Wave, ...]:
+    """Wave 1 is ready now; each next wave is the best-value bundle of the plan's purchases.
+
+    >>> from vcmon.plan.planner import _doctest_inventory, plan as make_plan
+    >>> from vcmon.topology import build_graph, routes
+    >>> g = build_graph(_doctest_inventory())
+    >>> [(w.number, w.sites, [p.target for p in w.purchases]) for w in waves(make_plan(
+    ...     _doctest_inventory(), g, routes(g, "P")))]
+    [(1, (), []), (2, ('A', 'D'), ['P-D']), (3, ('B',), ['D-B'])]
+    """
+    problem = plan.problem
+    upstream = _upstream(problem)
+    behind = _behind(problem)
+    bought: list[Purchase] = []
+    ready = set(plan.ready_now)
+    result = [Wave(1, tuple(sorted(plan.ready_now)), (), 0.0, 0.0)]
+    remaining = list(plan.purchases)
+    while remaining:
+        best: tuple[tuple[float, float, str], list[Purchase], set[str]] | None = None
+        for p in remaining:
+            bundle = _bundle(problem, p, remaining, upstream)
+            gained = _newly_ready(problem, plan, [*bought, *bundle], ready, bundle, behind)
+            price = cost(bundle)
+            value = math.inf if price <= 0 else len(gained) / price
+            rank = (-value, lead_time(bundle), p.key)
+            if gained and (best is None or rank < best[0]):
+                best = (rank, bundle, gained)
+        if best is None:  # nothing left unlocks a site by itself: one last wave
+            best = ((0.0, 0.0, ""), list(remaining), set())
+        _, bundle, gained = best
+        bought += bundle
+        ready |= gained
+        remaining = [p for p in remaining if p not in bundle]
+        result.append(
+            Wave(
+                len(result) + 1,
+                tuple(sorted(gained)),
+                tuple(sorted(bundle)),
+                cost(bundle),
+                lead_time(bundle),
+            )
+        )
+    return tuple(result)
+
+
+def _upstream(problem: Problem) -> dict[str, set[str]]:
+    """Link -> the links between it and the bridge (paths form a tree)."""
+    up: dict[str, set[str]] = {}
+    for path in problem.paths.values():
+        for i, lid in enumerate(path):
+            up.setdefault(lid, set()).update(path[i + 1 :])
+    return up
+
+
+def _behind(problem: Problem) -> dict[str, list[str]]:
+    """Link -> the sites whose path crosses it."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for site, path in problem.paths.items():
+        for lid in path:
+            out[lid].append(site)
+    return out
+
+
+def _anchor(problem: Problem, p: Purchase) -> set[str]:
+    """The links a purchase changes: its link, or every link an MCU relieves."""
+    if p.kind is PurchaseKind.UPGRADE:
+        return {p.target}
+    return set(problem.mcus[p.target].above)
+
+
+def _bundle(
+    problem: Problem, p: Purchase, remaining: list[Purchase], upstream: dict[str, set[str]]
+) -> list[Purchase]:
+    """`p` and the remaining purchases on links between it and the bridge."""
+    here = _position(problem, p)
+    reach = {here, *upstream.get(here, ())}
+    return [q for q in remaining if q is p or _position(problem, q) in reach]
+
+
+def _position(problem: Problem, p: Purchase) -> str:
+    """Where a purchase sits: its link, or an MCU's own uplink (a sibling's MCU is elsewhere)."""
+    if p.kind is PurchaseKind.UPGRADE:
+        return p.target
+    return problem.mcus[p.target].above[0]
+
+
+def _newly_ready(
+    problem: Problem,
+    plan: Plan,
+    purchases: list[Purchase],
+    ready: set[str],
+    bundle: list[Purchase],
+    behind: dict[str, list[str]],
+) -> set[str]:
+    touched = set().union(*(_anchor(problem, p) for p in bundle))
+    candidates = {s for lid in touched for s in behind.get(lid, ())} - ready
+    candidates &= plan.target
+    if not candidates:
+        return set()
+    ok = link_ok(problem, purchases)
+    return {
+        s
+        for s in candidates
+        if s not in problem.blocked and all(ok.get(lid, True) for lid in problem.paths[s])
+    }
