@@ -116,6 +116,17 @@ PATH_MOS = _m(
 )
 
 # --- links (SNMP, contracted capacity) --------------------------------------------------
+LINK_INFO = _m(
+    "link",
+    "info",
+    "Static facts about a link, for dashboards (join on link): its customer-end site, the "
+    "upstream site it goes to, medium and role.",
+    "link",
+    "site",
+    "to",
+    "medium",
+    "role",
+)
 LINK_CAPACITY = _m(
     "link_capacity_bytes_per_second",
     "gauge",
