@@ -1,0 +1,142 @@
+"""The lab's one long-running process: ICMP responder, background traffic, SNMP agents and
+timed scenario events, all driven by one loop (`responder.Loop`).
+
+Started by `vcmon.lab.up` as `python -m vcmon.lab.daemon STATE_DIR`; reads STATE_DIR/daemon.json,
+writes STATE_DIR/daemon.ready once every socket is open and every agent started, appends
+each executed event to STATE_DIR/events.jsonl, and stops its agents on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from vcmon.lab import netns
+from vcmon.lab.responder import Loop, LossGate, open_raw_socket
+from vcmon.lab.scenario import Loss
+from vcmon.lab.traffic import FLOW_TICK_S, Flow
+
+
+def _loss(raw: dict[str, Any]) -> Loss:
+    return Loss(float(raw["ratio"]), int(raw["drop"]), int(raw["every"]))
+
+
+class Daemon:
+    def __init__(self, state_dir: Path) -> None:
+        self.dir = state_dir
+        self.spec = json.loads((state_dir / "daemon.json").read_text())
+        self.loop = Loop(int(self.spec.get("seed", 0)))
+        self.agents: dict[str, subprocess.Popen[bytes]] = {}
+        self.flows: list[Flow] = []
+        self.sockets: list[socket.socket] = []
+
+    def start(self) -> None:
+        for ns, targets in self.spec["responders"].items():
+            sock = netns.in_netns(ns, open_raw_socket)
+            self.sockets.append(sock)
+            self.loop.add_socket(sock)
+            for t in targets:
+                self.loop.add_target(t["address"], t["delay_s"], t["jitter_s"], _loss(t["loss"]))
+        for ns in self.spec["agents"]:
+            self.start_agent(ns)
+        self.flows = [Flow(f) for f in self.spec["flows"]]
+        if self.flows:
+            self.loop.at(time.monotonic(), self.tick_flows)
+        t0 = time.time()
+        mono0 = time.monotonic()
+        for ev in self.spec["events"]:
+            self.loop.at(mono0 + float(ev["at_s"]), functools.partial(self.run_event, ev, t0))
+        ready = {"t0": t0, "agents": {ns: p.pid for ns, p in self.agents.items()}}
+        (self.dir / "daemon.ready").write_text(json.dumps(ready))
+
+    def tick_flows(self) -> None:
+        now = time.monotonic()
+        for flow in self.flows:
+            flow.tick(now)
+        self.loop.at(now + FLOW_TICK_S, self.tick_flows)
+
+    def start_agent(self, ns: str) -> None:
+        a = self.spec["agents"][ns]
+        # MIBS="": Debian ships no MIB text files; numeric OIDs only, and a quiet log.
+        env = {
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "SNMP_PERSISTENT_DIR": a["persist"],
+            "MIBS": "",
+        }
+        self.agents[ns] = subprocess.Popen(
+            a["argv"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    def stop_agent(self, ns: str) -> None:
+        proc = self.agents.pop(ns, None)
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def run_event(self, ev: dict[str, Any], t0: float) -> None:
+        action, error = ev["action"], ""
+        try:
+            if action in ("link_down", "link_up"):
+                state = "down" if action == "link_down" else "up"
+                for ns, dev in ev["ends"]:
+                    netns.ip_batch([f"link set dev {dev} {state}"], ns)
+            elif action == "rate":
+                for ns, dev, bps in ev["rates"]:
+                    netns.tc_batch([netns.tbf(dev, bps, "change")], ns)
+            elif action == "agent_down":
+                self.stop_agent(ev["ns"])
+            elif action == "agent_up":
+                if ev["ns"] not in self.agents:
+                    self.start_agent(ev["ns"])
+            elif action == "reboot":
+                self.stop_agent(ev["ns"])
+                self.start_agent(ev["ns"])
+            elif action == "loss_burst":
+                until = time.monotonic() + float(ev["duration_s"])
+                for addr in ev["addresses"]:
+                    state_ = self.loop.targets[socket.inet_aton(addr)]
+                    state_.burst = LossGate(_loss(ev["loss"]), self.loop.rng)
+                    state_.burst_until = until
+        except Exception as exc:  # one failed event is logged, never stops the lab
+            error = str(exc)
+        record = {"at_s": ev["at_s"], "action": action, "target": ev["target"]}
+        record |= {"done_at": time.time(), "offset_s": time.time() - t0, "error": error}
+        with (self.dir / "events.jsonl").open("a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def stop(self) -> None:
+        for ns in list(self.agents):
+            self.stop_agent(ns)
+
+
+def main(argv: list[str]) -> int:
+    daemon = Daemon(Path(argv[1]))
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        daemon.loop.stopping = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    try:
+        daemon.start()
+        daemon.loop.run()
+    finally:
+        daemon.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,477 @@
+"""Bring the lab up and down: execute a `LabPlan`, keep a state file of what was made,
+roll back on failure, and write the ground truth of what was injected."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from vcmon.errors import LabError
+from vcmon.lab import agents, netns
+from vcmon.lab.plan import BRIDGE_ADDR, NOC_ADDR, LabPlan, Veth, build_plan
+from vcmon.lab.scenario import Action, Loss, Scenario, load_scenario
+from vcmon.lab.traffic import FLOW_PAYLOAD, WIRE_OVERHEAD
+from vcmon.model import Inventory
+
+STATE = "state.json"
+TRUTH = "truth.json"
+_OUR_FILES = (STATE, TRUTH, "daemon.json", "daemon.ready", "daemon.log", "events.jsonl")
+READY_TIMEOUT_S = 45.0
+
+
+@dataclass(frozen=True, slots=True)
+class LabState:
+    """What `up` made, as recorded in STATE_DIR/state.json."""
+
+    state_dir: Path
+    prefix: str
+    namespaces: tuple[str, ...]
+    noc: str
+    bridge: str
+    daemon_pid: int
+    started_at: float
+    truth: Path
+    """The ground-truth JSON (what was injected)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LabStatus:
+    up: bool
+    prefix: str
+    namespaces_present: int
+    namespaces_missing: tuple[str, ...]
+    daemon_alive: bool
+    agents_alive: int
+    agents_expected: int
+    uptime_s: float
+    events_done: int
+    events_planned: int
+
+
+def _loss_json(loss: Loss) -> dict[str, Any]:
+    return {"ratio": loss.ratio, "drop": loss.drop, "every": loss.every}
+
+
+def _pattern(loss: Loss) -> str | None:
+    return f"{loss.drop}/{loss.every}" if loss.deterministic else None
+
+
+def _key(plan: LabPlan, scenario: Scenario) -> str:
+    return hashlib.sha256(repr((plan, scenario.events)).encode()).hexdigest()[:16]
+
+
+def _alive(pid: int, marker: str) -> bool:
+    """Is pid running and ours (its command line names our state dir)?"""
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return False
+    return "vcmon.lab.daemon" in cmd and marker in cmd
+
+
+def read_state(state_dir: str | Path) -> dict[str, Any] | None:
+    path = Path(state_dir) / STATE
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise LabError(f"{path}: unreadable lab state ({exc}); remove it by hand") from None
+    return data
+
+
+def _write_state(state_dir: Path, data: dict[str, Any]) -> None:
+    tmp = state_dir / (STATE + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(state_dir / STATE)
+
+
+def _to_state(state_dir: Path, data: dict[str, Any]) -> LabState:
+    return LabState(
+        state_dir,
+        data["prefix"],
+        tuple(data["namespaces"]),
+        data["noc"],
+        data["bridge"],
+        int(data.get("daemon_pid", 0)),
+        float(data.get("started_at", 0.0)),
+        state_dir / TRUTH,
+    )
+
+
+def up(
+    inventory: Inventory,
+    scenario: Scenario | str | Path | None = None,
+    *,
+    state_dir: str | Path,
+    prefix: str = "vl-",
+) -> LabState:
+    """Build the lab for `inventory`; idempotent for the same inventory and scenario.
+
+    Raises LabError (not root, missing program, a namespace that is not ours, a lab already
+    up with another inventory, any failure while building, after rolling back).
+    """
+    netns.require_root()
+    netns.require_programs(["ip", "tc", "snmpd"])
+    sc = scenario if isinstance(scenario, Scenario) else (
+        load_scenario(scenario) if scenario is not None else Scenario()
+    )  # fmt: skip
+    plan = build_plan(inventory, sc, prefix)
+    events = _resolve_events(plan, inventory, sc)
+    key = _key(plan, sc)
+    sdir = Path(state_dir).resolve()
+    old = read_state(sdir)
+    if old is not None:
+        if (
+            old.get("key") == key
+            and old.get("status") == "up"
+            and _alive(int(old.get("daemon_pid", 0)), str(sdir))
+            and set(old["namespaces"]) <= netns.list_netns()
+        ):
+            return _to_state(sdir, old)
+        raise LabError(
+            f"a lab (prefix {old.get('prefix')}) is already recorded in {sdir}: "
+            "run `vcmon lab down` first"
+        )
+    names = [n.name for n in plan.namespaces]
+    clash = sorted(set(names) & netns.list_netns())
+    if clash:
+        raise LabError(
+            f"namespace {clash[0]} exists but this lab did not create it; refusing to touch it "
+            "(choose another --prefix)"
+        )
+    need_agents = any(n.agent for n in plan.namespaces)
+    secrets = agents.secrets_from_env() if need_agents else None
+    sdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    state: dict[str, Any] = {
+        "status": "building",
+        "key": key,
+        "prefix": prefix,
+        "namespaces": names,
+        "noc": plan.noc,
+        "bridge": plan.bridge,
+        "daemon_pid": 0,
+    }
+    _write_state(sdir, state)
+    try:
+        _build(plan)
+        spec = _daemon_spec(plan, sc, events, sdir, secrets)
+        (sdir / "daemon.json").write_text(json.dumps(spec))
+        pid, t0 = _start_daemon(sdir, state)
+        state |= {"status": "up", "daemon_pid": pid, "started_at": t0}
+        _write_truth(sdir / TRUTH, plan, inventory, sc, t0)
+        _write_state(sdir, state)
+    except BaseException as exc:
+        with contextlib.suppress(LabError):
+            down(sdir)
+        if isinstance(exc, LabError):
+            raise LabError(f"{exc} (lab rolled back)") from None
+        raise
+    return _to_state(sdir, state)
+
+
+def _build(plan: LabPlan) -> None:
+    root = [f"netns add {n.name}" for n in plan.namespaces]
+    root += [
+        f"link add {v.child.ifname} netns {v.child.ns} type veth "
+        f"peer name {v.parent.ifname} netns {v.parent.ns}"
+        for v in plan.veths
+    ]
+    netns.ip_batch(root)
+    ends: dict[str, list[tuple[Veth, str]]] = {}
+    for v in plan.veths:
+        ends.setdefault(v.child.ns, []).append((v, "child"))
+        ends.setdefault(v.parent.ns, []).append((v, "parent"))
+    for ns in plan.namespaces:
+        lines = ["link set lo up"]
+        lines += [f"addr add {a}/32 dev lo" for a in ns.addresses]
+        shaping: list[str] = []
+        for v, side in ends.get(ns.name, []):
+            end = v.child if side == "child" else v.parent
+            lines.append(f"addr add {end.address}/31 dev {end.ifname}")
+            if end.alias:
+                lines.append(f'link set dev {end.ifname} alias "{end.alias}"')
+            lines.append(f"link set dev {end.ifname} up")
+            if end.rate_bps is not None:
+                shaping.append(netns.tbf(end.ifname, end.rate_bps))
+        for r in ns.routes:
+            lines.append(f"route add {r.dest} via {r.via}" + (f" src {r.src}" if r.src else ""))
+        netns.ip_batch(lines, ns.name)
+        netns.tc_batch(shaping, ns.name)
+        sysctls = {"net.ipv4.icmp_ratelimit": "0"}
+        if ns.router:
+            sysctls["net.ipv4.ip_forward"] = "1"
+        if plan.targets.get(ns.name):
+            sysctls["net.ipv4.icmp_echo_ignore_all"] = "1"
+        if ns.role == "noc":
+            sysctls["net.ipv4.ping_group_range"] = "0 2147483647"
+        netns.write_sysctls(ns.name, sysctls)
+
+
+def _resolve_events(plan: LabPlan, inv: Inventory, sc: Scenario) -> list[dict[str, Any]]:
+    veths = {v.link: v for v in plan.veths}
+    agent_ns = {n.name for n in plan.namespaces if n.agent}
+    out: list[dict[str, Any]] = []
+    for ev in sc.events:
+        rec: dict[str, Any] = {"at_s": ev.at_s, "action": ev.action.value, "target": ev.target}
+        if ev.action in (Action.LINK_DOWN, Action.LINK_UP, Action.RATE):
+            v = veths[ev.target]
+            rec["ends"] = [[v.child.ns, v.child.ifname], [v.parent.ns, v.parent.ifname]]
+            rates = [
+                [v.child.ns, v.child.ifname, ev.up_bps],
+                [v.parent.ns, v.parent.ifname, ev.down_bps],
+            ]
+            rec["rates"] = [r for r in rates if r[2] is not None]
+            rec |= {"up_bps": ev.up_bps, "down_bps": ev.down_bps}
+        elif ev.action is Action.LOSS_BURST:
+            assert ev.loss is not None
+            rec["addresses"] = [t.address for t in plan.targets[plan.site_ns(ev.target)]]
+            rec |= {"loss": _loss_json(ev.loss), "duration_s": ev.duration_s}
+        else:
+            ns = plan.site_ns(inv.devices[ev.target].site)
+            if ns not in agent_ns:
+                raise LabError(f"{sc.source}:{ev.line}: device {ev.target} has no lab agent")
+            rec["ns"] = ns
+        out.append(rec)
+    return out
+
+
+def _daemon_spec(
+    plan: LabPlan,
+    sc: Scenario,
+    events: list[dict[str, Any]],
+    sdir: Path,
+    secrets: agents.Secrets | None,
+) -> dict[str, Any]:
+    adir = sdir / "agents"
+    adir.mkdir(mode=0o700, exist_ok=True)
+    agent_specs: dict[str, Any] = {}
+    for ns in plan.namespaces:
+        if not ns.agent or secrets is None:
+            continue
+        conf, persist = adir / f"{ns.name}.conf", adir / ns.name
+        persist.mkdir(mode=0o700, exist_ok=True)
+        agents.write_config(conf, secrets, ns.sys_name, ns.location)
+        argv = agents.agent_argv(ns.name, conf, adir / f"{ns.name}.pid", adir / f"{ns.name}.log")
+        agent_specs[ns.name] = {"argv": argv, "persist": str(persist)}
+    flows = []
+    for v in plan.veths:
+        if v.background_up_bps > 0:
+            flows.append({"src_ns": v.child.ns, "src_addr": v.child.address,
+                          "dst_ns": v.parent.ns, "dst_addr": v.parent.address,
+                          "bps": v.background_up_bps})  # fmt: skip
+        if v.background_down_bps > 0:
+            flows.append({"src_ns": v.parent.ns, "src_addr": v.parent.address,
+                          "dst_ns": v.child.ns, "dst_addr": v.child.address,
+                          "bps": v.background_down_bps})  # fmt: skip
+    responders = {
+        ns: [
+            {
+                "address": t.address,
+                "delay_s": t.delay_s,
+                "jitter_s": t.jitter_s,
+                "loss": _loss_json(t.loss),
+            }
+            for t in targets
+        ]
+        for ns, targets in plan.targets.items()
+        if targets
+    }
+    return {
+        "seed": sc.seed,
+        "responders": responders,
+        "agents": agent_specs,
+        "flows": flows,
+        "events": events,
+    }
+
+
+def _start_daemon(sdir: Path, state: dict[str, Any]) -> tuple[int, float]:
+    log = (sdir / "daemon.log").open("wb")
+    env = dict(os.environ)
+    # The daemon needs no secrets: they are already in the 0600 agent configs.
+    for var in (agents.ENV_COMMUNITY, agents.ENV_AUTH_KEY, agents.ENV_PRIV_KEY):
+        env.pop(var, None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vcmon.lab.daemon", str(sdir)],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, start_new_session=True,
+    )  # fmt: skip
+    log.close()
+    state["daemon_pid"] = proc.pid
+    _write_state(sdir, state)
+    ready = sdir / "daemon.ready"
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while not ready.exists():
+        if proc.poll() is not None:
+            tail = (sdir / "daemon.log").read_text(errors="replace").strip().splitlines()[-3:]
+            raise LabError(f"lab daemon exited during start: {' / '.join(tail)}")
+        if time.monotonic() > deadline:
+            raise LabError(f"lab daemon not ready after {READY_TIMEOUT_S:.0f} s")
+        time.sleep(0.02)
+    t0 = float(json.loads(ready.read_text())["t0"])
+    return proc.pid, t0
+
+
+def _write_truth(path: Path, plan: LabPlan, inv: Inventory, sc: Scenario, t0: float) -> None:
+    sites = {}
+    for ns in plan.namespaces:
+        if ns.site is None:
+            continue
+        targets = plan.targets.get(ns.name, ())
+        t = targets[0] if targets else None
+        sites[ns.site] = {
+            "namespace": ns.name,
+            "addresses": list(ns.addresses),
+            "delay_s": t.delay_s if t else None,
+            "jitter_s": t.jitter_s if t else None,
+            "loss_ratio": t.loss.ratio if t else None,
+            "loss_pattern": _pattern(t.loss) if t else None,
+            "agent": ns.agent,
+        }
+    links = {
+        v.link: {
+            "up_bps": v.child.rate_bps,
+            "down_bps": v.parent.rate_bps,
+            "background_up_bps": v.background_up_bps,
+            "background_down_bps": v.background_down_bps,
+            "routed": v.routed,
+            "child": asdict(v.child),
+            "parent": asdict(v.parent),
+        }
+        for v in plan.veths
+    }
+    events = [
+        {
+            "at_s": e.at_s,
+            "at": t0 + e.at_s,
+            "action": e.action.value,
+            "target": e.target,
+            "up_bps": e.up_bps,
+            "down_bps": e.down_bps,
+            "duration_s": e.duration_s,
+            "loss_ratio": e.loss.ratio if e.loss else None,
+            "loss_pattern": _pattern(e.loss) if e.loss else None,
+        }
+        for e in sc.events
+    ]
+    flat_ns = f"{plan.prefix}flat"
+    truth = {
+        "prefix": plan.prefix,
+        "started_at": t0,
+        "inventory": [str(s) for s in inv.sources],
+        "scenario": sc.source,
+        "noc": {"namespace": plan.noc, "address": NOC_ADDR},
+        "bridge": {"namespace": plan.bridge, "address": BRIDGE_ADDR},
+        "background": {
+            "payload_bytes": FLOW_PAYLOAD,
+            "wire_overhead_bytes": WIRE_OVERHEAD,
+            "note": "background rates are L2 (interface counter) bits/s",
+        },
+        "sites": sites,
+        "links": links,
+        "events": events,
+        "flat": (
+            {
+                "namespace": flat_ns,
+                "targets": [t.address for t in plan.targets[flat_ns]],
+                "delay_s": sc.flat.delay_s,
+                "jitter_s": sc.flat.jitter_s,
+                "loss_ratio": sc.flat.loss.ratio,
+            }
+            if sc.flat
+            else None
+        ),
+    }
+    path.write_text(json.dumps(truth, indent=1, ensure_ascii=False))
+
+
+def down(state_dir: str | Path) -> None:
+    """Remove everything the recorded lab made: its processes, namespaces (and so their
+    veths) and files. Touches nothing it did not record; a no-op when nothing is recorded."""
+    netns.require_root()
+    sdir = Path(state_dir).resolve()
+    state = read_state(sdir)
+    if state is None:
+        return
+    pid = int(state.get("daemon_pid", 0))
+    if pid and _alive(pid, str(sdir)):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while _alive(pid, str(sdir)) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if _alive(pid, str(sdir)):
+            os.kill(pid, signal.SIGKILL)
+    ours = [n for n in state["namespaces"] if n in netns.list_netns()]
+    # Whatever still runs inside our namespaces was started by the lab (agents orphaned by a
+    # crashed daemon, `lab exec` commands): it must go, or the namespace outlives `down`.
+    for ns in ours:
+        for p in netns.netns_pids(ns):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p, signal.SIGKILL)
+    netns.ip_batch([f"netns del {n}" for n in ours])
+    shutil.rmtree(sdir / "agents", ignore_errors=True)
+    for name in _OUR_FILES:
+        (sdir / name).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # not empty: someone else's files live there too
+        sdir.rmdir()
+
+
+def _agent_alive(pidfile: Path) -> bool:
+    try:
+        pid = int(pidfile.read_text().split()[0])
+        return Path(f"/proc/{pid}/comm").read_text().strip() == "snmpd"
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+def status(state_dir: str | Path) -> LabStatus | None:
+    """What is up now, compared with what was recorded; None when no lab is recorded."""
+    sdir = Path(state_dir).resolve()
+    state = read_state(sdir)
+    if state is None:
+        return None
+    present = netns.list_netns()
+    missing = tuple(n for n in state["namespaces"] if n not in present)
+    alive = _alive(int(state.get("daemon_pid", 0)), str(sdir))
+    ready_path = sdir / "daemon.ready"
+    agent_pids: dict[str, int] = (
+        json.loads(ready_path.read_text())["agents"] if ready_path.exists() else {}
+    )
+    agents_alive = sum(1 for ns in agent_pids if _agent_alive(sdir / "agents" / f"{ns}.pid"))
+    events_path = sdir / "events.jsonl"
+    done = len(events_path.read_text().splitlines()) if events_path.exists() else 0
+    spec_path = sdir / "daemon.json"
+    planned = len(json.loads(spec_path.read_text())["events"]) if spec_path.exists() else 0
+    started = float(state.get("started_at", 0.0))
+    return LabStatus(
+        up=state.get("status") == "up" and alive and not missing,
+        prefix=state["prefix"],
+        namespaces_present=len(state["namespaces"]) - len(missing),
+        namespaces_missing=missing,
+        daemon_alive=alive,
+        agents_alive=agents_alive,
+        agents_expected=len(agent_pids),
+        uptime_s=time.time() - started if started else 0.0,
+        events_done=done,
+        events_planned=planned,
+    )
+
+
+def exec_in_noc(state_dir: str | Path, argv: list[str]) -> int:
+    """Run a command in the NOC namespace (where vcmon probes from); its exit code."""
+    state = read_state(Path(state_dir).resolve())
+    if state is None or state.get("status") != "up":
+        raise LabError(f"no lab is up in {state_dir}: run `vcmon lab up` first")
+    if not argv:
+        raise LabError("lab exec needs a command, e.g. vcmon lab exec -- ping 198.18.0.1")
+    return subprocess.run(["ip", "netns", "exec", state["noc"], *argv], check=False).returncode
