@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -118,7 +118,9 @@ class Routes:
     """Every routed site's path to the bridge, as one shortest-path tree.
 
     ``paths[s]`` runs from ``s`` to the bridge (the bridge's own path is ``(bridge,)``);
-    ``hops[s]`` lists the links in the same order. Sites with no path are in ``unreachable``.
+    ``hops[s]`` lists the links in the same order. Both mappings iterate bridge first and
+    every site after its next hop, so one pass in reverse order can sum a subtree.
+    Sites with no path are in ``unreachable``.
     """
 
     bridge: str
@@ -131,7 +133,8 @@ def routes(graph: nx.Graph, bridge: str) -> Routes:
     """Paths from every site to the bridge, from one Dijkstra run at the bridge.
 
     The paths form a tree (each path extends its next hop's path), which the cascade load and
-    the readiness root-cause analysis rely on.
+    the readiness root-cause analysis rely on. On equal cost, the neighbour listed first in
+    the inventory wins, so routes are deterministic.
 
     >>> r = routes(build_graph(_example_inventory()), "P")
     >>> r.paths["P"], r.hops["B"]
@@ -140,18 +143,21 @@ Hop(link='P-D', direction=<Direction.UP: 'up'>)))
     """
     if bridge not in graph:
         raise ValueError(f"bridge {bridge!r} is not a site of the graph")
-    _, from_bridge = nx.single_source_dijkstra(graph, bridge, weight="weight")
-    paths: dict[str, tuple[str, ...]] = {}
-    hops: dict[str, tuple[Hop, ...]] = {}
-    # Shorter paths first, so each site's hops extend its next hop's (already built) hops.
-    for node, path in sorted(from_bridge.items(), key=lambda item: len(item[1])):
-        paths[node] = tuple(reversed(path))
-        if len(path) == 1:
-            hops[node] = ()
+    # Distances only (no per-node path lists): Dijkstra settles nodes in distance order, so a
+    # node's next hop (a neighbour one edge weight closer) is always settled before it.
+    dist = nx.single_source_dijkstra_path_length(graph, bridge, weight="weight")
+    adj = graph.adj
+    paths: dict[str, tuple[str, ...]] = {bridge: (bridge,)}
+    hops: dict[str, tuple[Hop, ...]] = {bridge: ()}
+    for node, d in dist.items():
+        if node == bridge:
             continue
-        upstream = path[-2]
-        link: Link = graph.edges[node, upstream]["link"]
+        for upstream, data in adj[node].items():
+            if upstream in paths and dist[upstream] + data["weight"] == d:
+                break
+        link: Link = data["link"]
         direction = Direction.UP if link.site == node else Direction.DOWN
+        paths[node] = (node, *paths[upstream])
         hops[node] = (Hop(link.id, direction), *hops[upstream])
     unreachable = frozenset(n for n in graph if n not in paths)
     return Routes(bridge, paths, hops, unreachable)
@@ -205,20 +211,6 @@ class LinkLoad:
         return self.spare_bps(Direction.UP) < 0 or self.spare_bps(Direction.DOWN) < 0
 
 
-class _Tally:
-    """Mutable per-link accumulator; frozen into LinkLoad at the end."""
-
-    __slots__ = ("bps", "streams")
-
-    def __init__(self) -> None:
-        self.bps = {Direction.UP: 0.0, Direction.DOWN: 0.0}
-        self.streams = {Direction.UP: 0, Direction.DOWN: 0}
-
-    def add(self, direction: Direction, streams: int, bps_each: float) -> None:
-        self.streams[direction] += streams
-        self.bps[direction] += streams * bps_each
-
-
 def conference_load(graph: nx.Graph, routes: Routes, scenario: Scenario) -> Mapping[str, LinkLoad]:
     """The load a conference puts on every link of the graph (zero-load links included).
 
@@ -236,63 +228,54 @@ def conference_load(graph: nx.Graph, routes: Routes, scenario: Scenario) -> Mapp
     (2, 4, 2400000)
     """
     profile = scenario.profile
-    tallies: dict[str, _Tally] = defaultdict(_Tally)
-    joining = [s for s in scenario.sites if s in routes.paths]
-    endpoints = {s: max(graph.nodes[s]["site"].rooms, 1) for s in joining}
-
-    def carry(site: str, stop: int, up_streams: int, down_streams: int, down_each: float) -> None:
-        # Load the first `stop` hops of the site's path: toward the bridge in the hop's
-        # direction, back from the bridge in the opposite one.
-        for hop in routes.hops[site][:stop]:
-            tally = tallies[hop.link]
-            tally.add(hop.direction, up_streams, profile.demand_bps)
-            tally.add(_opposite(hop.direction), down_streams, down_each)
+    cascades = scenario.cascade_at if scenario.topology is ConferenceTopology.CASCADE else ()
+    nodes = graph.nodes
+    # Endpoints in each site's subtree of the route tree, as seen from its first hop
+    # (a cascade MCU collapses its subtree to one endpoint), summed leaves first.
+    behind: dict[str, int] = {}
+    for site in scenario.sites:
+        if site in routes.paths:
+            behind[site] = max(nodes[site]["site"].rooms, 1)
+    total = sum(behind.values())
+    first_hop: dict[str, Hop] = {}
+    # Routes list every site after its next hop, so the reversed order sums leaves first.
+    for site, hops in reversed(list(routes.hops.items())):
+        n = behind.get(site, 0)
+        if n == 0 or not hops:
+            continue
+        if site in cascades:
+            n = behind[site] = 1
+        first_hop[site] = hops[0]
+        upstream = routes.paths[site][1]
+        behind[upstream] = behind.get(upstream, 0) + n
 
     if scenario.topology is ConferenceTopology.SFU:
-        total = sum(endpoints.values())
-        tiles = max(0, min(total - 1, profile.sfu_max_tiles))
-        for site, n in endpoints.items():
-            carry(site, len(routes.hops[site]), n, n * tiles, profile.tile_demand_bps)
+        tiles, down_each = max(0, min(total - 1, profile.sfu_max_tiles)), profile.tile_demand_bps
     else:
-        cascades = scenario.cascade_at if scenario.topology is ConferenceTopology.CASCADE else ()
-        active: list[str] = []
-        for site, n in endpoints.items():
-            stop = _first_cascade(routes.paths[site], cascades, start=0)
-            carry(site, stop, n, n, profile.demand_bps)
-            if stop < len(routes.hops[site]) or routes.paths[site][stop] in cascades:
-                active.append(routes.paths[site][stop])
-        seen: set[str] = set()
-        while active:  # each cascade MCU is one endpoint of the next cascade (or the bridge)
-            cascade = active.pop()
-            if cascade in seen or cascade == routes.bridge:
-                continue
-            seen.add(cascade)
-            stop = _first_cascade(routes.paths[cascade], cascades, start=1)
-            carry(cascade, stop, 1, 1, profile.demand_bps)
-            active.append(routes.paths[cascade][stop])
+        tiles, down_each = 1, profile.demand_bps
+    # Per link: streams in its UP sense and in its DOWN sense. Uploads (toward the bridge)
+    # cross the first hop in its direction; what the bridge sends crosses it the other way.
+    counts: dict[str, tuple[int, float, int, float]] = {}
+    for site, hop in first_hop.items():
+        sent = (behind[site], profile.demand_bps)
+        received = (behind[site] * tiles, down_each)
+        up, down = (sent, received) if hop.direction is Direction.UP else (received, sent)
+        counts[hop.link] = (*up, *down)
 
     loads: dict[str, LinkLoad] = {}
     for _, _, data in graph.edges(data=True):
         for link in data["links"]:
-            tally = tallies.get(link.id) or _Tally()
+            up_n, up_each, down_n, down_bps_each = counts.get(link.id, (0, 0.0, 0, 0.0))
             loads[link.id] = LinkLoad(
                 link=link.id,
-                up_bps=tally.bps[Direction.UP],
-                down_bps=tally.bps[Direction.DOWN],
+                up_bps=up_n * up_each,
+                down_bps=down_n * down_bps_each,
                 capacity_up_bps=link.up_bps,
                 capacity_down_bps=link.down_bps,
-                streams_up=tally.streams[Direction.UP],
-                streams_down=tally.streams[Direction.DOWN],
+                streams_up=up_n,
+                streams_down=down_n,
             )
     return loads
-
-
-def _first_cascade(path: tuple[str, ...], cascades: Iterable[str], start: int) -> int:
-    """Index in `path` of the first cascade site at or after `start`, else of the bridge."""
-    for i in range(start, len(path)):
-        if path[i] in cascades:
-            return i
-    return len(path) - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,21 +304,20 @@ def bottlenecks(
     ('P-D', 2120000.0, 'D-A', 1560000.0)
     """
     result: dict[str, tuple[Bottleneck, Bottleneck]] = {}
+    # A site's bottleneck is its first hop or its next hop's bottleneck: one pass, bridge first.
     for site, hops in routes.hops.items():
         if not hops:
             continue
-        pair = []
-        for towards_bridge in (True, False):
-            best: Bottleneck | None = None
-            for hop in hops:
-                direction = hop.direction if towards_bridge else _opposite(hop.direction)
-                spare = loads[hop.link].spare_bps(direction)
-                if best is None or spare < best.spare_bps:
-                    side = Direction.UP if towards_bridge else Direction.DOWN
-                    best = Bottleneck(site, side, hop.link, spare)
-            assert best is not None
-            pair.append(best)
-        result[site] = (pair[0], pair[1])
+        ld, direction = loads[hops[0].link], hops[0].direction
+        up = Bottleneck(site, Direction.UP, ld.link, ld.spare_bps(direction))
+        down = Bottleneck(site, Direction.DOWN, ld.link, ld.spare_bps(_opposite(direction)))
+        upstream = result.get(routes.paths[site][1])
+        if upstream is not None:
+            if upstream[0].spare_bps < up.spare_bps:
+                up = Bottleneck(site, Direction.UP, upstream[0].link, upstream[0].spare_bps)
+            if upstream[1].spare_bps < down.spare_bps:
+                down = Bottleneck(site, Direction.DOWN, upstream[1].link, upstream[1].spare_bps)
+        result[site] = (up, down)
     return result
 
 
@@ -354,11 +336,12 @@ class Spof:
 def spofs(graph: nx.Graph, bridge: str) -> list[Spof]:
     """Single points of failure of the bridge's component, most sites cut off first.
 
-    Articulation points and bridges come from networkx; the sites each cuts off come from one
-    dominator tree rooted at the bridge (a site dominates exactly the sites that lose every
-    path when it fails; a bridge link cuts off its far end and what that end dominates).
-    The bridge site itself is not listed: everything depends on it by definition. An edge of
-    parallel links is not a SPOF.
+    Articulation points and bridges come from one networkx biconnected-components pass (a
+    bridge is a one-edge block; an articulation point sits in several blocks); the sites each
+    cuts off come from one dominator tree rooted at the bridge (a site dominates exactly the
+    sites that lose every path when it fails; a bridge link cuts off its far end and what that
+    end dominates). The bridge site itself is not listed: everything depends on it by
+    definition. An edge of parallel links is not a SPOF.
 
     >>> g = build_graph(_example_inventory(backup=True))   # adds a backup link B-P
     >>> [(s.kind, s.id, s.cut_off) for s in spofs(g, "P")]   # link P-D is no longer one
@@ -369,7 +352,8 @@ def spofs(graph: nx.Graph, bridge: str) -> list[Spof]:
     idom = nx.immediate_dominators(graph.to_directed(as_view=True), bridge)
     children: dict[str, list[str]] = defaultdict(list)
     for node, parent in idom.items():
-        children[parent].append(node)
+        if node != parent:  # networkx < 3.5 maps the start node to itself
+            children[parent].append(node)
 
     def dominated(root: str) -> list[str]:
         found, stack = [], list(children.get(root, ()))
@@ -380,18 +364,24 @@ def spofs(graph: nx.Graph, bridge: str) -> list[Spof]:
         return found
 
     result: list[Spof] = []
-    for node in nx.articulation_points(graph):
-        if node != bridge and node in idom:
-            cut = dominated(node)
-            if cut:
-                result.append(Spof("site", node, tuple(sorted(cut))))
-    for u, v in nx.bridges(graph, root=bridge):
-        data = graph.edges[u, v]
-        if len(data["links"]) > 1:
-            continue
-        # Every path to the far end crosses this edge, so the near end dominates it.
-        far = v if idom.get(v) == u else u
-        result.append(Spof("link", data["link"].id, tuple(sorted([far, *dominated(far)]))))
+    blocks_of: dict[str, int] = defaultdict(int)
+    for block in nx.biconnected_component_edges(graph):
+        if block[0][0] not in idom and block[0][0] != bridge:
+            continue  # a component with no path to the bridge: nothing more to lose
+        nodes = {n for edge in block for n in edge}
+        for n in nodes:
+            blocks_of[n] += 1
+        if len(block) == 1:
+            u, v = block[0]
+            data = graph.edges[u, v]
+            if len(data["links"]) == 1:
+                # Every path to the far end crosses this edge, so the near end dominates it.
+                far = v if idom.get(v) == u else u
+                cut = tuple(sorted([far, *dominated(far)]))
+                result.append(Spof("link", data["link"].id, cut))
+    for node, count in blocks_of.items():
+        if count > 1 and node != bridge:
+            result.append(Spof("site", node, tuple(sorted(dominated(node)))))
     result.sort(key=lambda s: (-len(s.cut_off), s.kind, s.id))
     return result
 
