@@ -49,6 +49,7 @@ __all__ = [
     "build_echo_template",
     "echo_checksum",
     "ipdv_mean",
+    "parse_icmp",
     "percentile",
     "rfc3550_jitter",
     "to_measurement",
@@ -80,6 +81,7 @@ _SEND_ERRNO_REASON = {
     errno.ENETUNREACH: FailureReason.UNREACHABLE,
     errno.EHOSTUNREACH: FailureReason.UNREACHABLE,
 }
+_MATCHED_KINDS = frozenset((_ICMP_ECHO_REPLY, _ICMP_UNREACH, _ICMP_TIME_EXCEEDED))
 _HDR = struct.Struct("!HHH")  # checksum, identifier, sequence at offset 2
 _ID_SEQ = struct.Struct("!HH")
 _READ_BUDGET = 512  # datagrams per reader callback: a flood cannot starve the sender
@@ -223,6 +225,51 @@ def ones_complement_sum(data: bytes) -> int:
     while total > 0xFFFF:
         total = (total & 0xFFFF) + (total >> 16)
     return total
+
+
+MALFORMED = -1
+"""`parse_icmp` kind for a datagram too short or with broken headers."""
+OTHER_ICMP = -2
+"""`parse_icmp` kind for an ICMP error that does not quote an ICMP echo request."""
+_MALFORMED = (MALFORMED, 0, 0, b"")
+_OTHER = (OTHER_ICMP, 0, 0, b"")
+
+
+def parse_icmp(data: bytes, ip_header: bool) -> tuple[int, int, int, bytes]:
+    """Classify one received datagram as (kind, identifier, sequence, extra).
+
+    kind is the ICMP type, MALFORMED or OTHER_ICMP. For an echo reply, extra is its
+    payload; for unreachable / time exceeded, the identifier and sequence are those of
+    our quoted echo request and extra is its destination (4 bytes). Raw sockets give the
+    IP header (`ip_header=True`), ping sockets do not.
+
+    >>> reply = bytes.fromhex("0000 0000 1234 0007") + b"data"
+    >>> parse_icmp(reply, ip_header=False)
+    (0, 4660, 7, b'data')
+    >>> parse_icmp(reply[:5], ip_header=False)[0] == MALFORMED
+    True
+    """
+    off = 0
+    if ip_header:
+        if len(data) < IP_HEADER_BYTES or data[0] >> 4 != 4:
+            return _MALFORMED
+        off = (data[0] & 0x0F) * 4
+    if len(data) < off + ICMP_HEADER_BYTES:
+        return _MALFORMED
+    kind = data[off]
+    if kind == _ICMP_ECHO_REPLY:
+        ident, seq = _ID_SEQ.unpack_from(data, off + 4)
+        return kind, ident, seq, data[off + ICMP_HEADER_BYTES :]
+    if kind not in _ERROR_REASON:
+        return kind, 0, 0, b""
+    inner = off + ICMP_HEADER_BYTES  # the quoted IP header, then 8 bytes of what it carried
+    if len(data) < inner + IP_HEADER_BYTES or data[inner + 9] != socket.IPPROTO_ICMP:
+        return _OTHER
+    quoted = inner + (data[inner] & 0x0F) * 4
+    if len(data) < quoted + ICMP_HEADER_BYTES or data[quoted] != _ICMP_ECHO:
+        return _OTHER
+    ident, seq = _ID_SEQ.unpack_from(data, quoted + 4)
+    return kind, ident, seq, data[inner + 16 : inner + 20]
 
 
 def build_echo_template(size_bytes: int, dscp: int, ident: int, cookie: bytes) -> bytes:
@@ -688,6 +735,7 @@ class IcmpEngine:
             return
         raw = self._kind is SocketKind.RAW
         bufsize = self._bufsize
+        counters = self._counters
         for _ in range(_READ_BUDGET):
             try:
                 data, anc, flags, addr = sock.recvmsg(bufsize, 64)
@@ -696,48 +744,28 @@ class IcmpEngine:
             except OSError:  # a ping socket reports an ICMP error here; details follow
                 break
             rx = time.time_ns()
-            for level, kind, cdata in anc:
-                if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS:
+            for level, ctype, cdata in anc:
+                if level == socket.SOL_SOCKET and ctype == _SO_TIMESTAMPNS:
                     sec, nsec = _TIMESPEC.unpack_from(cdata)
                     rx = sec * 1_000_000_000 + nsec
-            if flags & socket.MSG_TRUNC:
-                self._counters.malformed += 1
-            elif raw:
-                self._on_raw(data, addr[0], rx)
+            kind, ident, seq, extra = parse_icmp(data, raw)
+            if flags & socket.MSG_TRUNC or kind == MALFORMED:
+                counters.malformed += 1
+            elif ident != self._ident and kind in _MATCHED_KINDS:
+                counters.not_ours += 1
+            elif kind == _ICMP_ECHO_REPLY:
+                self._on_reply(seq, extra, addr[0], rx)
+            elif kind in _ERROR_REASON:
+                self._match_error(extra, seq, _ERROR_REASON[kind])
+            elif kind == _ICMP_ECHO:
+                counters.echo_requests += 1
             else:
-                self._on_reply(data, 0, addr[0], rx)
+                counters.other_icmp += 1
         if not raw:
             self._drain_errors(sock)
 
-    def _on_raw(self, data: bytes, src: str, rx: int) -> None:
-        """A whole IPv4 datagram from the raw socket."""
+    def _on_reply(self, seq: int, payload: bytes, src: str, rx: int) -> None:
         counters = self._counters
-        if len(data) < MIN_SIZE_BYTES or data[0] >> 4 != 4:
-            counters.malformed += 1
-            return
-        ihl = (data[0] & 0x0F) * 4
-        if len(data) < ihl + ICMP_HEADER_BYTES:
-            counters.malformed += 1
-            return
-        kind = data[ihl]
-        if kind == _ICMP_ECHO_REPLY:
-            self._on_reply(data, ihl, src, rx)
-        elif kind in _ERROR_REASON:
-            self._on_error(data, ihl + ICMP_HEADER_BYTES, kind)
-        elif kind == _ICMP_ECHO:
-            counters.echo_requests += 1
-        else:
-            counters.other_icmp += 1
-
-    def _on_reply(self, data: bytes, off: int, src: str, rx: int) -> None:
-        counters = self._counters
-        if len(data) < off + ICMP_HEADER_BYTES or data[off] != _ICMP_ECHO_REPLY:
-            counters.malformed += 1
-            return
-        ident, seq = _ID_SEQ.unpack_from(data, off + 4)
-        if ident != self._ident:
-            counters.not_ours += 1
-            return
         slot = self._pending.get(seq)
         if slot is None:
             counters.unmatched += 1
@@ -746,7 +774,7 @@ class IcmpEngine:
         if src != run.addr:
             counters.ignored_wrong_source += 1
             return
-        if data[off + ICMP_HEADER_BYTES :] != run.shape.payload:
+        if payload != run.shape.payload:
             counters.malformed += 1
             return
         counters.replies += 1
@@ -764,22 +792,6 @@ class IcmpEngine:
             run.highest = index
         run.answered += 1
         self._maybe_done(run)
-
-    def _on_error(self, data: bytes, inner: int, kind: int) -> None:
-        """An ICMP error quoting our echo: the quoted IP header + 8 bytes of ICMP."""
-        counters = self._counters
-        if len(data) < inner + IP_HEADER_BYTES or data[inner + 9] != socket.IPPROTO_ICMP:
-            counters.other_icmp += 1
-            return
-        quoted = inner + (data[inner] & 0x0F) * 4
-        if len(data) < quoted + ICMP_HEADER_BYTES or data[quoted] != _ICMP_ECHO:
-            counters.other_icmp += 1
-            return
-        ident, seq = _ID_SEQ.unpack_from(data, quoted + 4)
-        if ident != self._ident:
-            counters.not_ours += 1
-            return
-        self._match_error(data[inner + 16 : inner + 20], seq, _ERROR_REASON[kind])
 
     def _match_error(self, dst_packed: bytes, seq: int, reason: FailureReason) -> None:
         counters = self._counters
