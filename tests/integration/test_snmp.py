@@ -1,0 +1,408 @@
+"""The SNMP engine against a real net-snmp snmpd that each test module starts and stops itself.
+
+Layout (own namespaces, unique per run, removed also on failure):
+
+    root ns  <-- mgmt veth 198.19.N.0/30 -->  agent ns (snmpd; lo, mgmt0, data0)
+                                              agent data0 198.19.N.9/29 <--> peer ns data1 .10
+
+SNMP travels over mgmt0, so data0 carries only the traffic a test sends. Frames are sent to an
+address nobody owns (static neighbour entry), so the receiving kernel drops them silently
+(forwarding off): no ICMP or ARP noise, and each packet adds exactly payload+42 bytes (UDP 8,
+IPv4 20, Ethernet 14) to the counters. IPv6 is off on every link for the same reason.
+
+snmpd caches interface counters for ~3 s (LAB-NOTES): rate tests send their burst right
+after the first poll and take the second more than 3 s later, so each poll reads a fresh,
+quiet counter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from vcmon.errors import ProbeSetupError
+from vcmon.model import (
+    Auth,
+    Device,
+    Direction,
+    FailureReason,
+    Interface,
+    InterfaceMatch,
+    Link,
+    LinkRole,
+    Medium,
+    Module,
+    ProberKind,
+    SecretKind,
+    SecretRef,
+    SnmpVersion,
+)
+from vcmon.probers.snmp import RateTracker, SnmpEngine, SnmpResult
+
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(
+        os.geteuid() != 0 or shutil.which("snmpd") is None or shutil.which("ip") is None,
+        reason="needs root, iproute2 and net-snmp snmpd",
+    ),
+]
+
+PORT = 1161
+RUN = f"vs{os.getpid() % 100000}"
+NET = f"198.19.{200 + os.getpid() % 50}"
+AGENT_IP = f"{NET}.2"
+DATA0_IP, DATA1_IP = f"{NET}.9", f"{NET}.10"
+NOBODY_BEHIND_DATA1, NOBODY_BEHIND_DATA0 = f"{NET}.11", f"{NET}.12"
+PAYLOAD = 1000
+WIRE_BYTES = PAYLOAD + 42
+
+ENV_COMMUNITY = f"VCMON_TEST_COMMUNITY_{RUN}"
+ENV_AUTH = f"VCMON_TEST_AUTH_{RUN}"
+ENV_PRIV = f"VCMON_TEST_PRIV_{RUN}"
+ENV_WRONG = f"VCMON_TEST_WRONG_{RUN}"
+
+MODULE = Module("snmp_test", ProberKind.SNMP, interval_s=60, timeout_s=1.0, retries=1)
+LINK = Link("agent-peer", "agent", "peer", Medium.FIBRE, 8e6, 20e6, None, LinkRole.PRIMARY)
+
+
+def sh(*args: str) -> str:
+    return subprocess.run(args, check=True, capture_output=True, text=True).stdout
+
+
+def in_ns(ns: str, *args: str) -> str:
+    return sh("ip", "netns", "exec", ns, *args)
+
+
+@dataclass
+class Lab:
+    agent_ns: str
+    peer_ns: str
+    workdir: Path
+    secrets: dict[str, str]
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start_agent(self) -> None:
+        env = {**os.environ, "MIBS": "", "SNMP_PERSISTENT_DIR": str(self.workdir / "persist")}
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", self.agent_ns, "snmpd", "-f", "-C", "-Lf",
+             str(self.workdir / "snmpd.log"), "-c",
+             f"{self.workdir / 'snmpd.conf'},{self.workdir / 'persist' / 'snmpd.conf'}",
+             f"udp:{AGENT_IP}:{PORT}"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            probe = subprocess.run(
+                ["snmpget", "-v2c", "-c", self.secrets["community"], "-t", "0.2", "-r", "0",
+                 f"{AGENT_IP}:{PORT}", "1.3.6.1.2.1.1.3.0"],
+                check=False, capture_output=True, env={**os.environ, "MIBS": ""},
+            )  # fmt: skip
+            if probe.returncode == 0:
+                return
+        raise RuntimeError("snmpd did not start")
+
+    def stop_agent(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=5)
+        self.proc = None
+
+    def send(self, from_ns: str, to_ip: str, count: int) -> None:
+        """`count` UDP datagrams of PAYLOAD bytes; blocks until all are on the wire."""
+        code = (
+            "import socket,sys;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);"
+            f"b=bytes({PAYLOAD});[s.sendto(b,('{to_ip}',9)) for _ in range({count})]"
+        )
+        in_ns(from_ns, sys.executable, "-c", code)
+
+    def kernel_stats(self, ifname: str) -> dict[str, int]:
+        info = json.loads(in_ns(self.agent_ns, "ip", "-j", "-s", "link", "show", ifname))[0]
+        return {"ifindex": info["ifindex"], **info["stats64"]["rx"], **{
+            f"tx_{k}": v for k, v in info["stats64"]["tx"].items()}}  # fmt: skip
+
+
+def _build(tmp: Path) -> Lab:
+    agent, peer, mgmt = f"{RUN}a", f"{RUN}p", f"{RUN}m"
+    values = {
+        "community": secrets.token_hex(8),
+        "auth": secrets.token_hex(10),
+        "priv": secrets.token_hex(10),
+        "wrong": secrets.token_hex(10),
+    }
+    for ns in (agent, peer):
+        sh("ip", "netns", "add", ns)
+        in_ns(ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+              "net.ipv6.conf.default.disable_ipv6=1", "net.ipv4.ip_forward=0")  # fmt: skip
+        in_ns(ns, "ip", "link", "set", "lo", "up")
+    sh("ip", "link", "add", mgmt, "type", "veth", "peer", "name", "mgmt0", "netns", agent)
+    sh("sysctl", "-qw", f"net.ipv6.conf.{mgmt}.disable_ipv6=1")
+    sh("ip", "addr", "add", f"{NET}.1/30", "dev", mgmt)
+    sh("ip", "link", "set", mgmt, "up")
+    in_ns(agent, "ip", "addr", "add", f"{AGENT_IP}/30", "dev", "mgmt0")
+    in_ns(agent, "ip", "link", "set", "mgmt0", "up")
+    in_ns(agent, "ip", "link", "add", "data0", "type", "veth", "peer", "name", "data1",
+          "netns", peer)  # fmt: skip
+    in_ns(agent, "ip", "addr", "add", f"{DATA0_IP}/29", "dev", "data0")
+    in_ns(peer, "ip", "addr", "add", f"{DATA1_IP}/29", "dev", "data1")
+    in_ns(agent, "ip", "link", "set", "data0", "up")
+    in_ns(peer, "ip", "link", "set", "data1", "up")
+    mac0 = json.loads(in_ns(agent, "ip", "-j", "link", "show", "data0"))[0]["address"]
+    mac1 = json.loads(in_ns(peer, "ip", "-j", "link", "show", "data1"))[0]["address"]
+    in_ns(agent, "ip", "neigh", "replace", NOBODY_BEHIND_DATA1, "lladdr", mac1, "dev", "data0")
+    in_ns(agent, "ip", "neigh", "replace", DATA1_IP, "lladdr", mac1, "dev", "data0")
+    in_ns(peer, "ip", "neigh", "replace", NOBODY_BEHIND_DATA0, "lladdr", mac0, "dev", "data1")
+    in_ns(peer, "ip", "neigh", "replace", DATA0_IP, "lladdr", mac0, "dev", "data1")
+    (tmp / "persist").mkdir()
+    (tmp / "snmpd.conf").write_text(
+        f"rocommunity {values['community']} {NET}.0/30\n"
+        f"rwcommunity {values['community']}rw {NET}.0/30\n"  # to set ifAlias (net-snmp
+        # does not read the kernel's alias)
+        # a community whose view hides ifHC*Octets: an agent with Counter32 only
+        f"view nohc included .1\n"
+        f"view nohc excluded .1.3.6.1.2.1.31.1.1.1.6\n"
+        f"view nohc excluded .1.3.6.1.2.1.31.1.1.1.10\n"
+        f"rocommunity {values['community']}32 {NET}.0/30 -V nohc\n"
+        "rouser vcmon priv\n"
+        "rouser vcmon256 priv\n"
+    )
+    (tmp / "persist" / "snmpd.conf").write_text(
+        f'createUser vcmon SHA "{values["auth"]}" AES "{values["priv"]}"\n'
+        f'createUser vcmon256 SHA-256 "{values["auth"]}" AES "{values["priv"]}"\n'
+    )
+    return Lab(agent, peer, tmp, values)
+
+
+def _teardown(lab_names: tuple[str, ...], mgmt: str) -> None:
+    for ns in lab_names:
+        subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
+    subprocess.run(["ip", "link", "del", mgmt], check=False, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    tmp = tmp_path_factory.mktemp("snmpd")
+    built: Lab | None = None
+    try:
+        built = _build(tmp)
+        os.environ[ENV_COMMUNITY] = built.secrets["community"]
+        os.environ[ENV_AUTH] = built.secrets["auth"]
+        os.environ[ENV_PRIV] = built.secrets["priv"]
+        os.environ[ENV_WRONG] = built.secrets["wrong"]
+        built.start_agent()
+        yield built
+    finally:
+        if built is not None:
+            built.stop_agent()
+        for env in (ENV_COMMUNITY, ENV_AUTH, ENV_PRIV, ENV_WRONG):
+            os.environ.pop(env, None)
+        _teardown((f"{RUN}a", f"{RUN}p"), f"{RUN}m")
+
+
+def v2c(name: str = "lab_v2c", env: str = ENV_COMMUNITY) -> Auth:
+    return Auth(name, SnmpVersion.V2C, community=SecretRef(SecretKind.ENV, env))
+
+
+def v3(name: str = "lab_v3", user: str = "vcmon", auth_env: str = ENV_AUTH,
+       auth_protocol: str = "sha") -> Auth:  # fmt: skip
+    return Auth(name, SnmpVersion.V3, username=user, auth_protocol=auth_protocol,
+                auth_key=SecretRef(SecretKind.ENV, auth_env), priv_protocol="aes",
+                priv_key=SecretRef(SecretKind.ENV, ENV_PRIV))  # fmt: skip
+
+
+def device(*interfaces: Interface, address: str = AGENT_IP) -> Device:
+    return Device("agent-router", "agent", address, ("snmp_test",), "lab_v2c", interfaces)
+
+
+DATA0 = Interface(LINK.id, InterfaceMatch.IFNAME, "data0")
+
+
+def poll(dev: Device, auth: Auth, module: Module = MODULE) -> SnmpResult:
+    async def run() -> SnmpResult:
+        async with SnmpEngine() as engine:
+            return await engine.poll(dev, auth, module, PORT)
+
+    return asyncio.run(run())
+
+
+def test_v2c_poll_reads_the_kernel_counters_of_lo_and_data0(lab: Lab) -> None:
+    ifindex = lab.kernel_stats("data0")["ifindex"]
+    sh("snmpset", "-v2c", "-c", lab.secrets["community"] + "rw", f"{AGENT_IP}:{PORT}",
+       f"1.3.6.1.2.1.31.1.1.1.18.{ifindex}", "s", "to peer: 8M contract")  # fmt: skip
+    dev = device(
+        Interface("l-lo", InterfaceMatch.IFDESCR, "lo"),
+        DATA0,
+        Interface("l-alias", InterfaceMatch.IFALIAS, "to peer: 8M contract"),
+    )
+    result = poll(dev, v2c())
+    assert result.failure is None, result
+    assert result.sys_uptime_s is not None and 0 < result.sys_uptime_s < 3600
+    kernel = lab.kernel_stats("data0")
+    data0, by_alias = result.sample(LINK.id), result.sample("l-alias")
+    assert data0 is not None and by_alias is not None and result.sample("l-lo") is not None
+    assert data0.if_index == by_alias.if_index == kernel["ifindex"]
+    assert data0.hc and data0.oper_up is True
+    assert data0.speed_bps == 10e9  # veth reports 10 Gb/s
+    assert data0.in_octets == kernel["bytes"] and data0.out_octets == kernel["tx_bytes"]
+    assert data0.in_errors == kernel["errors"] and data0.out_discards == kernel["tx_dropped"]
+    assert data0.discontinuity_s == 0.0
+
+
+def test_missing_interface_is_reported_per_link_and_others_still_measured(lab: Lab) -> None:
+    result = poll(device(DATA0, Interface("gone", InterfaceMatch.IFNAME, "eth9")), v2c())
+    assert result.failure is None
+    assert result.missing == ("gone",)
+    assert result.sample(LINK.id) is not None
+    only_missing = poll(device(Interface("gone", InterfaceMatch.IFNAME, "eth9")), v2c())
+    assert only_missing.failure is FailureReason.NO_SUCH_INTERFACE
+
+
+def test_rate_matches_generated_traffic_within_2_percent_both_directions(lab: Lab) -> None:
+    out_packets, in_packets = 3000, 1200
+    dev = device(DATA0)
+    tracker = RateTracker({LINK.id: LINK})
+
+    async def run() -> tuple[SnmpResult, SnmpResult]:
+        async with SnmpEngine() as engine:
+            await asyncio.sleep(3.5)  # let snmpd's counter cache expire after earlier tests
+            first = await engine.poll(dev, v2c(), MODULE, PORT)
+            await asyncio.to_thread(lab.send, lab.agent_ns, NOBODY_BEHIND_DATA1, out_packets)
+            await asyncio.to_thread(lab.send, lab.peer_ns, NOBODY_BEHIND_DATA0, in_packets)
+            await asyncio.sleep(max(0.0, first.monotonic_s + 4.0 - time.monotonic()))
+            return first, await engine.poll(dev, v2c(), MODULE, PORT)
+
+    first, second = asyncio.run(run())
+    assert tracker.update(dev, first)[LINK.id].used_up_bps is None  # first poll seeds
+    rates = tracker.update(dev, second)[LINK.id]
+    elapsed = second.monotonic_s - first.monotonic_s
+    # the router sits on the link's `site` end: its out is the link's UP direction
+    assert rates.used_up_bps == pytest.approx(out_packets * WIRE_BYTES * 8 / elapsed, rel=0.02)
+    assert rates.used_down_bps == pytest.approx(in_packets * WIRE_BYTES * 8 / elapsed, rel=0.02)
+    # capacity is the 8/20 Mb/s contract, not the 10 Gb/s veth
+    assert rates.capacity_up_bps == 8e6 and rates.capacity_down_bps == 20e6
+    assert rates.used_up_bps is not None and rates.used_down_bps is not None
+    measurement = rates.to_measurement()
+    assert measurement.utilisation(Direction.UP) == pytest.approx(rates.used_up_bps / 8e6)
+    assert measurement.spare_bps(Direction.DOWN) == pytest.approx(20e6 - rates.used_down_bps)
+
+
+def test_agent_restart_during_polling_reseeds_without_spike_or_negative_rate(lab: Lab) -> None:
+    dev = device(DATA0)
+    tracker = RateTracker({LINK.id: LINK})
+
+    async def run() -> list[SnmpResult]:
+        results = []
+        async with SnmpEngine() as engine:
+            results.append(await engine.poll(dev, v2c(), MODULE, PORT))
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(lab.stop_agent)
+            await asyncio.to_thread(lab.send, lab.agent_ns, NOBODY_BEHIND_DATA1, 500)
+            await asyncio.to_thread(lab.start_agent)
+            for _ in range(2):
+                results.append(await engine.poll(dev, v2c(), MODULE, PORT))
+                await asyncio.sleep(1.0)
+        return results
+
+    before, after_restart, later = (tracker.update(dev, r)[LINK.id] for r in asyncio.run(run()))
+    assert before.used_up_bps is None and before.failure is None
+    assert after_restart.failure is FailureReason.AGENT_RESTARTED
+    assert after_restart.used_up_bps is None and after_restart.used_down_bps is None
+    assert later.failure is None
+    assert later.used_up_bps is not None and 0 <= later.used_up_bps <= 8e6
+
+
+def test_stopped_agent_times_out_without_affecting_a_healthy_device(lab: Lab) -> None:
+    module = Module("snmp_fast", ProberKind.SNMP, interval_s=60, timeout_s=0.5, retries=1)
+    healthy = device(DATA0)
+    dead = Device("dead", "agent", AGENT_IP, (), None, (DATA0,))
+
+    async def run() -> tuple[list[SnmpResult], dict[str, int]]:
+        async with SnmpEngine() as engine:
+            good = engine.poll(healthy, v2c(), module, PORT)
+            gone = engine.poll(dead, v2c(), module, PORT + 1)  # nothing listens there
+            results = list(await asyncio.gather(good, gone))
+            return results, engine.stats()
+
+    (good, gone), stats = asyncio.run(run())
+    assert good.failure is None and good.sample(LINK.id) is not None
+    assert gone.failure is FailureReason.TIMEOUT and gone.samples == ()
+    assert gone.requests == 2  # one try, one retry
+    assert 0.9 <= gone.duration_s < 2.5
+    assert stats["failures_timeout"] == 1
+
+
+def test_wrong_v2c_community_times_out_because_snmpd_drops_it_silently(lab: Lab) -> None:
+    result = poll(device(DATA0), v2c("wrong", ENV_WRONG))
+    assert result.failure is FailureReason.TIMEOUT
+
+
+@pytest.mark.parametrize("user,protocol", [("vcmon", "sha"), ("vcmon256", "sha256")])
+def test_v3_authpriv_polls_like_v2c(lab: Lab, user: str, protocol: str) -> None:
+    result = poll(device(DATA0), v3(user=user, auth_protocol=protocol))
+    assert result.failure is None
+    data0 = result.sample(LINK.id)
+    assert data0 is not None and data0.if_index == lab.kernel_stats("data0")["ifindex"]
+
+
+def test_wrong_v3_key_is_auth_failed(lab: Lab) -> None:
+    assert poll(device(DATA0), v3(auth_env=ENV_WRONG)).failure is FailureReason.AUTH_FAILED
+    assert poll(device(DATA0), v3(user="nobody")).failure is FailureReason.AUTH_FAILED
+
+
+def test_unset_secret_is_a_result_not_an_exception(lab: Lab) -> None:
+    result = poll(device(DATA0), v2c("unset", f"VCMON_TEST_UNSET_{RUN}"))
+    assert result.failure is FailureReason.SECRET_MISSING
+
+
+def test_two_keys_for_one_v3_user_in_one_engine_is_a_setup_error(lab: Lab) -> None:
+    async def run() -> None:
+        async with SnmpEngine() as engine:
+            await engine.poll(device(DATA0), v3(), MODULE, PORT)
+            await engine.poll(device(DATA0), v3("other", auth_env=ENV_WRONG), MODULE, PORT)
+
+    with pytest.raises(ProbeSetupError, match="different keys"):
+        asyncio.run(run())
+
+
+def test_counter32_fallback_where_the_agent_has_no_hc_counters(lab: Lab) -> None:
+    os.environ[f"{ENV_COMMUNITY}_32"] = lab.secrets["community"] + "32"
+    try:
+        result = poll(device(DATA0), v2c("nohc", f"{ENV_COMMUNITY}_32"))
+    finally:
+        del os.environ[f"{ENV_COMMUNITY}_32"]
+    data0 = result.sample(LINK.id)
+    assert result.failure is None and data0 is not None
+    assert data0.hc is False
+    assert data0.out_octets == lab.kernel_stats("data0")["tx_bytes"] % 2**32
+
+
+def test_secrets_appear_in_no_log_result_repr_or_stat(
+    lab: Lab, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    auths = [v2c(), v2c("wrong", ENV_WRONG), v3(), v3("bad", "vcmon", ENV_WRONG)]
+    texts: list[str] = []
+
+    async def run() -> None:
+        for auth in auths:  # one engine each: 'bad' reuses user vcmon with another key
+            async with SnmpEngine() as engine:
+                result = await engine.poll(device(DATA0), auth, MODULE, PORT)
+                texts.extend([repr(result), str(result), repr(engine), str(engine.stats())])
+                texts.append(repr(auth))
+
+    asyncio.run(run())
+    everything = "\n".join([*texts, caplog.text])
+    assert "auth_failed" in everything and "timeout" in everything  # failures were logged
+    for value in lab.secrets.values():
+        assert value not in everything
