@@ -202,7 +202,8 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 0
-        raise InventoryError.single(file, line, "", f"not valid YAML: {exc}") from None
+        what = getattr(exc, "problem", None) or str(exc)
+        raise InventoryError.single(file, line, "", f"not valid YAML: {what}") from None
     lines: dict[str, int] = {}
     if node is not None:
         _lines(node, "", lines)

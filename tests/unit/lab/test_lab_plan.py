@@ -1,0 +1,97 @@
+"""The lab plan (pure): addresses, names, routes and shaping follow the inventory."""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+from pathlib import Path
+
+import pytest
+
+from vcmon.errors import LabError
+from vcmon.lab.plan import LAB_NET, NOC_ADDR, build_plan
+from vcmon.lab.scenario import Scenario, parse_scenario
+from vcmon.model import Device
+
+sys.path.insert(0, str(Path(__file__).parents[2] / "integration" / "lab"))
+from lab_inventory import small_inventory
+
+
+def test_every_address_of_the_plan_is_inside_198_18_0_0_15() -> None:
+    plan = build_plan(small_inventory(), Scenario(), "vt-")
+    addrs = [a for n in plan.namespaces for a in n.addresses]
+    addrs += [e.address for v in plan.veths for e in (v.child, v.parent)]
+    addrs += [r.via for n in plan.namespaces for r in n.routes]
+    assert addrs and all(ipaddress.ip_address(a) in LAB_NET for a in addrs)
+
+
+def test_no_namespace_has_a_default_route() -> None:
+    plan = build_plan(small_inventory(), Scenario(), "vt-")
+    assert all(r.dest not in ("0.0.0.0/0", "default") for n in plan.namespaces for r in n.routes)
+
+
+def test_veth_ends_carry_the_inventory_ifnames_and_contracted_rates() -> None:
+    plan = build_plan(small_inventory(), Scenario(), "vt-")
+    v = next(v for v in plan.veths if v.link == "530-21334")
+    assert (v.parent.ns, v.parent.ifname, v.parent.rate_bps) == ("vt-530", "veth-21334", 6e6)
+    assert (v.child.ns, v.child.ifname, v.child.rate_bps) == ("vt-21334", "to-530", 1.5e6)
+
+
+def test_backup_links_exist_but_are_not_routed() -> None:
+    plan = build_plan(small_inventory(), Scenario(), "vt-")
+    backup = next(v for v in plan.veths if v.link == "dc-21334-backup")
+    assert not backup.routed
+    province_routes = plan.ns("vt-51").routes
+    to_21334 = [r for r in province_routes if r.dest == "198.18.2.11/32"]
+    assert [r.via for r in to_21334] == [
+        next(v for v in plan.veths if v.link == "dc-530").child.address
+    ]
+
+
+def test_replies_leave_with_the_site_device_address_so_traceroute_names_devices() -> None:
+    plan = build_plan(small_inventory(), Scenario(), "vt-")
+    up = [r for r in plan.ns("vt-522").routes if r.dest == str(LAB_NET)]
+    assert [r.src for r in up] == ["198.18.1.1"]
+    assert [r.src for r in plan.ns("vt-noc").routes] == [NOC_ADDR]
+
+
+def test_default_delay_is_twice_the_inventory_path_latency() -> None:
+    plan = build_plan(small_inventory(), Scenario(), "vt-")
+    # 21334: 35 ms (530-21334) + 4 ms (dc-530), one way
+    assert plan.targets["vt-21334"][0].delay_s == pytest.approx(2 * 0.039)
+
+
+def test_scenario_overrides_delay_loss_and_rate() -> None:
+    sc = parse_scenario(
+        "version: 1\nsites: {'21010': {delay: 7ms, jitter: 1ms, loss: 2/10}}\n"
+        "links: {522-21010: {rate: {up: 3M}, background: 1M}}\n"
+    )
+    plan = build_plan(small_inventory(), sc, "vt-")
+    t = plan.targets["vt-21010"][0]
+    assert (t.delay_s, t.jitter_s, t.loss.drop, t.loss.every) == (0.007, 0.001, 2, 10)
+    v = next(v for v in plan.veths if v.link == "522-21010")
+    assert (v.child.rate_bps, v.parent.rate_bps) == (3e6, 20e6)
+    assert (v.background_up_bps, v.background_down_bps) == (1e6, 1e6)
+
+
+def test_scenario_naming_an_unknown_site_is_reported_with_its_line() -> None:
+    sc = parse_scenario("version: 1\nsites:\n  '99999': {delay: 1ms}\n", "s.yaml")
+    with pytest.raises(LabError, match=r"^s\.yaml:3: sites\.99999: unknown site '99999'$"):
+        build_plan(small_inventory(), sc, "vt-")
+
+
+def test_device_outside_the_lab_range_is_refused() -> None:
+    inv = small_inventory()
+    devices = dict(inv.devices)
+    devices["x"] = Device("x", "536", "10.0.0.1", (), None)
+    bad = type(inv)(inv.sites, inv.links, devices, {}, {}, {}, inv.conference)
+    with pytest.raises(LabError, match=r"10\.0\.0\.1 is outside 198\.18\.0\.0/15"):
+        build_plan(bad, Scenario(), "vt-")
+
+
+def test_flat_mode_adds_thousands_of_targets_in_one_namespace() -> None:
+    sc = parse_scenario("version: 1\nflat: {targets: 2500, delay: 2ms}\n")
+    plan = build_plan(small_inventory(), sc, "vt-")
+    targets = plan.targets["vt-flat"]
+    assert len(targets) == len({t.address for t in targets}) == 2500
+    assert all(t.delay_s == 0.002 for t in targets)
