@@ -61,6 +61,7 @@ __all__ = [
     "bottlenecks",
     "build_graph",
     "conference_load",
+    "opposite",
     "routes",
     "spofs",
 ]
@@ -70,7 +71,12 @@ PRIMARY_WEIGHT = 1
 BACKUP_WEIGHT = 1000
 
 
-def _opposite(direction: Direction) -> Direction:
+def opposite(direction: Direction) -> Direction:
+    """The other direction of a link.
+
+    >>> opposite(Direction.UP)
+    <Direction.DOWN: 'down'>
+    """
     return Direction.DOWN if direction is Direction.UP else Direction.UP
 
 
@@ -301,7 +307,7 @@ def bottlenecks(
     >>> load = conference_load(g, r, Scenario(frozenset("AB"), hd, ConferenceTopology.MCU))
     >>> up, down = bottlenecks(r, load)["A"]
     >>> up.link, up.spare_bps, down.link, down.spare_bps
-    ('P-D', 2120000.0, 'D-A', 1560000.0)
+    ('P-D', 1120000.0, 'D-A', 560000.0)
     """
     result: dict[str, tuple[Bottleneck, Bottleneck]] = {}
     # A site's bottleneck is its first hop or its next hop's bottleneck: one pass, bridge first.
@@ -310,7 +316,7 @@ def bottlenecks(
             continue
         ld, direction = loads[hops[0].link], hops[0].direction
         up = Bottleneck(site, Direction.UP, ld.link, ld.spare_bps(direction))
-        down = Bottleneck(site, Direction.DOWN, ld.link, ld.spare_bps(_opposite(direction)))
+        down = Bottleneck(site, Direction.DOWN, ld.link, ld.spare_bps(opposite(direction)))
         upstream = result.get(routes.paths[site][1])
         if upstream is not None:
             if upstream[0].spare_bps < up.spare_bps:
@@ -390,7 +396,7 @@ def spofs(graph: nx.Graph, bridge: str) -> list[Spof]:
 
 
 def _example_inventory(backup: bool = False) -> Inventory:
-    """DC "P" <- district "D" (4 Mb/s) <- communes "A" (10/3 Mb/s), "B" (8/4 Mb/s); hd profile.
+    """DC "P" <- district "D" (4 Mb/s) <- communes "A" (10/2 Mb/s), "B" (8/4 Mb/s); hd profile.
 
     Used by the examples in this module's docstrings; ``backup`` adds a 4G link B-P.
     """
@@ -415,8 +421,8 @@ def _example_inventory(backup: bool = False) -> Inventory:
         site("B", Level.COMMUNE, "D"),
     ]
     links = [
-        link("P-D", "D", "P", 5e6, 5e6, LinkRole.PRIMARY),
-        link("D-A", "A", "D", 10e6, 3e6, LinkRole.PRIMARY),
+        link("P-D", "D", "P", 4e6, 4e6, LinkRole.PRIMARY),
+        link("D-A", "A", "D", 10e6, 2e6, LinkRole.PRIMARY),
         link("D-B", "B", "D", 8e6, 4e6, LinkRole.PRIMARY),
     ]
     if backup:

@@ -1,0 +1,379 @@
+"""Readiness verdicts: can a site join a conference with a given profile, and if not, why.
+
+Pure: (inventory, graph, routes, scenario, measurements) -> one verdict per site and profile,
+each with the reasons that made it (metric, value, threshold, the threshold's source and the
+site or link concerned) and a root cause. Thresholds come from each profile's Policy:
+
+* lower-is-better metrics (RTT p95, jitter, loss): ``ready`` at or below the ready limit,
+  ``degraded`` at or below the degraded limit, else ``not_ready``;
+* capacity, per link of the path and direction: the scenario's conference load must fit the
+  spare capacity (contracted, minus fresh measured non-conference use). It fits: ready. It
+  fits only without the profile's overhead headroom (load / (1 + overhead) <= spare): degraded,
+  since streams then run at their nominal rate with no room for headers and bursts. Else
+  not_ready;
+* measured basis: no fresh path measurement gives ``unknown`` (never ready); planned basis
+  (no measurements): RTT is estimated as twice the expected one-way latencies of the path.
+
+Only failing checks become reasons; a verdict is the worst of its reasons, ready if none.
+
+>>> from vcmon.topology import _example_inventory, build_graph, routes
+>>> inv = _example_inventory()
+>>> g = build_graph(inv); r = routes(g, "P")
+>>> result = assess(inv, g, r, frozenset("ABD"), ConferenceTopology.MCU)  # 3 x 1.44 Mb/s
+>>> v = result["A"].verdicts["hd"]
+>>> v.verdict.value, v.root_cause.value, v.root
+('degraded', 'upstream', 'P-D')
+>>> [r.text() for r in v.reasons]
+['spare_up 4 Mb/s < 4.32 Mb/s demand on P-D (fits only without overhead; Teams 720p)', \
+'spare_down 4 Mb/s < 4.32 Mb/s demand on P-D (fits only without overhead; Teams 720p)']
+>>> result["D"].verdicts["hd"].root_cause.value
+'local'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import networkx as nx
+
+from vcmon.model import (
+    ConferenceTopology,
+    Direction,
+    Inventory,
+    LinkMeasurement,
+    Measurements,
+    Metric,
+    Policy,
+    Profile,
+    RootCause,
+    Threshold,
+    Verdict,
+)
+from vcmon.topology import LinkLoad, Routes, Scenario, conference_load, opposite
+from vcmon.units import format_duration, format_rate
+
+__all__ = ["Basis", "ProfileVerdict", "Reason", "SiteReadiness", "assess"]
+
+FRESHNESS_SOURCE = "vcmon policy: no fresh measurement means unknown, never ready (DOMAIN.md)"
+ROUTING_SOURCE = "inventory: no path to the conference bridge"
+ESTIMATED = "estimated from expected link latencies"
+
+
+class Basis(StrEnum):
+    PLANNED = "planned"
+    """Contracted capacities and expected latencies only."""
+    MEASURED = "measured"
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One failed check: `metric` at `value` against `threshold`, about site or link `where`.
+
+    For RTT, jitter and loss the threshold is the limit crossed (the ready limit for a
+    degraded verdict, the degraded limit for not_ready); for spare capacity, value is the
+    spare and threshold the conference demand on that link and direction.
+
+    >>> Reason(Metric.RTT_P95, Verdict.DEGRADED, 0.182, 0.1, "Teams", "A").text()
+    'rtt_p95 182 ms > 100 ms (ready limit; Teams)'
+    >>> Reason(Metric.LOSS, Verdict.NOT_READY, 0.07, 0.05, "Polycom", "A").text()
+    'loss 7% > 5% (degraded limit; Polycom)'
+    """
+
+    metric: Metric
+    verdict: Verdict
+    value: float
+    threshold: float
+    source: str
+    where: str
+    detail: str = ""
+    """Bounded extra words: a FailureReason value, or that a value is an estimate."""
+
+    def text(self) -> str:
+        """One English line; reports in other languages build theirs from the fields."""
+        m, detail = self.metric, f", {self.detail}" if self.detail else ""
+        if m in (Metric.RTT_P95, Metric.JITTER, Metric.LOSS):
+            fmt = _percent if m is Metric.LOSS else format_duration
+            band = "ready" if self.verdict is Verdict.DEGRADED else "degraded"
+            return (
+                f"{m} {fmt(self.value)} > {fmt(self.threshold)} "
+                f"({band} limit; {self.source}{detail})"
+            )
+        if m in (Metric.SPARE_UP, Metric.SPARE_DOWN):
+            how = (
+                "fits only without overhead" if self.verdict is Verdict.DEGRADED else "does not fit"
+            )
+            return (
+                f"{m} {format_rate(self.value)} < {format_rate(self.threshold)} demand on "
+                f"{self.where} ({how}; {self.source})"
+            )
+        if m is Metric.STALE:
+            return (
+                f"stale: measured {format_duration(self.value)} ago, max age "
+                f"{format_duration(self.threshold)} ({self.source})"
+            )
+        if m is Metric.PROBE_FAILED:
+            return f"probe_failed: {self.detail or 'error'} ({self.source})"
+        if m is Metric.NO_DATA:
+            return f"no_data: no measurement for {self.where} ({self.source})"
+        return f"{m}: {self.where} ({self.source})"
+
+
+def _percent(ratio: float) -> str:
+    return f"{ratio * 100:.3g}%"
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileVerdict:
+    """A site's verdict for one profile; `root` is the site or link responsible, if any."""
+
+    site: str
+    profile: str
+    verdict: Verdict
+    reasons: tuple[Reason, ...]
+    root_cause: RootCause
+    root: str | None
+    basis: Basis
+
+
+@dataclass(frozen=True, slots=True)
+class SiteReadiness:
+    site: str
+    verdicts: Mapping[str, ProfileVerdict]
+    best_profile: str | None
+    """The highest-demand profile the site is READY for, else None."""
+
+
+_PATH_METRICS = frozenset({Metric.RTT_P95, Metric.JITTER, Metric.LOSS, Metric.PROBE_FAILED})
+
+
+def assess(
+    inventory: Inventory,
+    graph: nx.Graph,
+    routes: Routes,
+    sites: frozenset[str],
+    topology: ConferenceTopology,
+    cascade_at: frozenset[str] = frozenset(),
+    measurements: Measurements | None = None,
+    now: float | None = None,
+    profiles: Sequence[str] | None = None,
+) -> Mapping[str, SiteReadiness]:
+    """Verdicts for every site in `sites` (all of them joining one conference), per profile.
+
+    Planned basis when `measurements` is None; measured basis otherwise, which needs `now`
+    (Unix seconds) to judge freshness. `profiles` defaults to all of the inventory's. The
+    result keeps the inventory's site order.
+
+    Root cause: among the worst reasons, the one closest to the bridge decides. A capacity
+    reason on a link other than the site's first hop is UPSTREAM (root: the link); a path
+    metric (RTT, jitter, loss, probe failure) that a site nearer the bridge also fails is
+    UPSTREAM (root: the nearest-to-bridge such site); anything else is LOCAL (root: the site,
+    or its first-hop link).
+
+    >>> from vcmon.topology import _example_inventory, build_graph, routes
+    >>> inv = _example_inventory()
+    >>> g = build_graph(inv); r = routes(g, "P")
+    >>> result = assess(inv, g, r, frozenset("AB"), ConferenceTopology.MCU)
+    >>> result["B"].verdicts["hd"].verdict.value, result["B"].best_profile
+    ('ready', 'hd')
+    >>> m = assess(inv, g, r, frozenset("A"), ConferenceTopology.MCU, measurements=Measurements(),
+    ...            now=0.0)["A"].verdicts["hd"]
+    >>> m.verdict.value, m.reasons[0].metric.value, m.basis.value
+    ('unknown', 'no_data', 'measured')
+    """
+    if measurements is not None and now is None:
+        raise ValueError("assess: `now` is required with measurements (to judge freshness)")
+    names = list(inventory.profiles) if profiles is None else list(profiles)
+    for name in names:
+        if name not in inventory.profiles:
+            raise ValueError(f"assess: unknown profile {name!r}")
+    for code in sites:
+        if code not in inventory.sites:
+            raise ValueError(f"assess: unknown site {code!r}")
+    ordered = [code for code in inventory.sites if code in sites]
+
+    by_site: dict[str, dict[str, ProfileVerdict]] = {code: {} for code in ordered}
+    for name in names:
+        profile = inventory.profiles[name]
+        loads = conference_load(graph, routes, Scenario(sites, profile, topology, cascade_at))
+        judge = _Judge(inventory, routes, profile, loads, measurements, now)
+        for code in ordered:
+            by_site[code][name] = judge.verdict(code)
+
+    by_demand = sorted(names, key=lambda n: inventory.profiles[n].demand_bps, reverse=True)
+    result: dict[str, SiteReadiness] = {}
+    for code, verdicts in by_site.items():
+        best = next((n for n in by_demand if verdicts[n].verdict is Verdict.READY), None)
+        result[code] = SiteReadiness(code, verdicts, best)
+    return result
+
+
+class _Judge:
+    """The checks for one profile and scenario, memoised per site and per link."""
+
+    def __init__(
+        self,
+        inventory: Inventory,
+        routes: Routes,
+        profile: Profile,
+        loads: Mapping[str, LinkLoad],
+        measurements: Measurements | None,
+        now: float | None,
+    ) -> None:
+        self.inventory = inventory
+        self.routes = routes
+        self.profile = profile
+        self.policy: Policy = profile.policy
+        self.loads = loads
+        self.measurements = measurements
+        self.now = 0.0 if now is None else now
+        self.basis = Basis.PLANNED if measurements is None else Basis.MEASURED
+        self._path: dict[str, tuple[Reason, ...]] = {}
+        self._latency: dict[str, float | None] = {}
+        self._capacity: dict[tuple[str, Direction, bool], Reason | None] = {}
+
+    def verdict(self, site: str) -> ProfileVerdict:
+        if site not in self.routes.paths:
+            reason = Reason(Metric.UNREACHABLE, Verdict.NOT_READY, 0.0, 0.0, ROUTING_SOURCE, site)
+            return self._verdict(site, (reason,), RootCause.LOCAL, site)
+        reasons = list(self.path_reasons(site))
+        for hop in self.routes.hops[site]:
+            for towards_bridge in (True, False):
+                direction = hop.direction if towards_bridge else opposite(hop.direction)
+                found = self.capacity_reason(hop.link, direction, towards_bridge)
+                if found is not None:
+                    reasons.append(found)
+        if not reasons:
+            return self._verdict(site, (), RootCause.NONE, None)
+        worst = max(r.verdict.rank for r in reasons)
+        cause, root = max(
+            (self._blame(site, r) for r in reasons if r.verdict.rank == worst),
+            key=lambda blame: blame[0],
+        )[1:]
+        return self._verdict(site, tuple(reasons), cause, root)
+
+    def _verdict(
+        self, site: str, reasons: tuple[Reason, ...], cause: RootCause, root: str | None
+    ) -> ProfileVerdict:
+        verdict = max((r.verdict for r in reasons), key=lambda v: v.rank, default=Verdict.READY)
+        return ProfileVerdict(site, self.profile.name, verdict, reasons, cause, root, self.basis)
+
+    def _blame(self, site: str, reason: Reason) -> tuple[float, RootCause, str]:
+        """(closeness to the bridge, cause, root) for one reason of `site`."""
+        path, hops = self.routes.paths[site], self.routes.hops[site]
+        if reason.metric in (Metric.SPARE_UP, Metric.SPARE_DOWN):
+            index = next(i for i, hop in enumerate(hops) if hop.link == reason.where)
+            cause = RootCause.LOCAL if index == 0 else RootCause.UPSTREAM
+            return index + 0.5, cause, reason.where  # a link sits between two path sites
+        if reason.metric in _PATH_METRICS:
+            for index in range(len(path) - 1, 0, -1):  # the nearest to the bridge first
+                if any(r.metric is reason.metric for r in self.path_reasons(path[index])):
+                    return float(index), RootCause.UPSTREAM, path[index]
+        return 0.0, RootCause.LOCAL, site
+
+    # --- path quality --------------------------------------------------------------------
+
+    def path_reasons(self, site: str) -> tuple[Reason, ...]:
+        cached = self._path.get(site)
+        if cached is None:
+            cached = self._path[site] = tuple(
+                self._measured(site) if self.measurements is not None else self._planned(site)
+            )
+        return cached
+
+    def _planned(self, site: str) -> list[Reason]:
+        one_way = self._one_way(site)
+        if one_way is None or site == self.routes.bridge:
+            return []
+        found = _grade(Metric.RTT_P95, 2 * one_way, self.policy.rtt_p95_s, site, ESTIMATED)
+        return [] if found is None else [found]
+
+    def _one_way(self, site: str) -> float | None:
+        """Sum of expected one-way latencies to the bridge; None if any link lacks one."""
+        if site in self._latency:
+            return self._latency[site]
+        hops = self.routes.hops[site]
+        total: float | None = 0.0
+        if hops:
+            own = self.inventory.links[hops[0].link].latency_s
+            upstream = self._one_way(self.routes.paths[site][1])
+            total = None if own is None or upstream is None else own + upstream
+        self._latency[site] = total
+        return total
+
+    def _measured(self, site: str) -> list[Reason]:
+        assert self.measurements is not None
+        max_age = self.policy.max_age_s
+        pm = self.measurements.paths.get(site)
+        if pm is None:
+            return [Reason(Metric.NO_DATA, Verdict.UNKNOWN, 0.0, max_age, FRESHNESS_SOURCE, site)]
+        age = self.now - pm.measured_at
+        if age > max_age:
+            return [Reason(Metric.STALE, Verdict.UNKNOWN, age, max_age, FRESHNESS_SOURCE, site)]
+        if pm.failure is not None:
+            failed = Reason(
+                Metric.PROBE_FAILED, Verdict.UNKNOWN, 0.0, 0.0, FRESHNESS_SOURCE, site, pm.failure
+            )
+            return [failed]
+        if pm.rtt_p95_s is None and pm.jitter_s is None and pm.loss_ratio is None:
+            return [Reason(Metric.NO_DATA, Verdict.UNKNOWN, 0.0, max_age, FRESHNESS_SOURCE, site)]
+        checks = (
+            (Metric.RTT_P95, pm.rtt_p95_s, self.policy.rtt_p95_s),
+            (Metric.JITTER, pm.jitter_s, self.policy.jitter_s),
+            (Metric.LOSS, pm.loss_ratio, self.policy.loss_ratio),
+        )
+        found = (_grade(m, v, t, site) for m, v, t in checks if v is not None)
+        return [r for r in found if r is not None]
+
+    # --- capacity ------------------------------------------------------------------------
+
+    def capacity_reason(self, link: str, direction: Direction, towards: bool) -> Reason | None:
+        """Does the conference load fit `link` in `direction` (`towards`: site->bridge)?"""
+        key = (link, direction, towards)
+        if key in self._capacity:
+            return self._capacity[key]
+        demand = self.loads[link].load_bps(direction)
+        spare = self._spare(link, direction)
+        found: Reason | None = None
+        if demand > spare:
+            fits_bare = demand / (1.0 + self.profile.overhead_ratio) <= spare
+            found = Reason(
+                Metric.SPARE_UP if towards else Metric.SPARE_DOWN,
+                Verdict.DEGRADED if fits_bare else Verdict.NOT_READY,
+                spare,
+                demand,
+                self.profile.source,
+                link,
+            )
+        self._capacity[key] = found
+        return found
+
+    def _spare(self, link: str, direction: Direction) -> float:
+        contracted = self.inventory.links[link].capacity(direction)
+        lm = None if self.measurements is None else self.measurements.links.get(link)
+        if lm is None or not self._fresh(lm):
+            return contracted
+        used = lm.used_up_bps if direction is Direction.UP else lm.used_down_bps
+        return contracted if used is None else max(0.0, contracted - used)
+
+    def _fresh(self, lm: LinkMeasurement) -> bool:
+        return lm.failure is None and self.now - lm.measured_at <= self.policy.max_age_s
+
+
+def _grade(
+    metric: Metric, value: float, limit: Threshold, where: str, detail: str = ""
+) -> Reason | None:
+    """A reason when `value` is above the ready limit (the limits themselves are inside).
+
+    >>> t = Threshold(0.1, 0.3, "Teams")
+    >>> [_grade(Metric.RTT_P95, v, t, "A") is None for v in (0.0999, 0.1, 0.1001)]
+    [True, True, False]
+    >>> [_grade(Metric.RTT_P95, v, t, "A").verdict.value for v in (0.3, 0.3001)]
+    ['degraded', 'not_ready']
+    """
+    if value <= limit.ready:
+        return None
+    if value <= limit.degraded:
+        return Reason(metric, Verdict.DEGRADED, value, limit.ready, limit.source, where, detail)
+    return Reason(metric, Verdict.NOT_READY, value, limit.degraded, limit.source, where, detail)
