@@ -258,6 +258,10 @@ class RateTracker:
             # keep the seed: one missed poll (timeout) must not cost the next rate
             return LinkRates(link.id, result.measured_at, None, None, cap_up, cap_down, None,
                              failure=reason)  # fmt: skip
+        if cur.in_octets is None and cur.out_octets is None:
+            cap_up, cap_down = _capacities(link, cur.speed_bps)
+            return LinkRates(link.id, result.measured_at, None, None, cap_up, cap_down,
+                             cur.oper_up, failure=FailureReason.BAD_RESPONSE)  # fmt: skip
         previous = self._last.get(key)
         self._last[key] = (result, cur)
         out_dir = direction_of_out(device, link)
