@@ -323,6 +323,8 @@ class Inventory:
     auths: Mapping[str, Auth]
     conference: Conference
     sources: tuple[Path, ...] = field(default=())
+    currency: str = "VND"
+    """ISO 4217 code of every cost in the inventory (upgrade tiers' monthly_cost)."""
 
     def children(self, code: str) -> list[Site]:
         return [s for s in self.sites.values() if s.parent == code]

@@ -1,0 +1,49 @@
+"""YAML -> a validated, fully resolved, immutable `vcmon.model.Inventory`.
+
+Public API (everything else here is private):
+
+    load_inventory(path) -> Inventory     a file or a directory; raises InventoryError
+    read_yaml(path) -> Document           line-aware YAML, reusable for other files
+    check_schema(doc, schema) -> [Problem] JSON Schema errors as FILE:LINE: path: message
+    inventory_schema() -> dict            the inventory's JSON Schema (inventory.schema.json)
+
+Every error is a `vcmon.errors.Problem`; `InventoryError` (a ValueError) carries all of a run.
+The format is documented in docs/inventory.md.
+"""
+
+from __future__ import annotations
+
+import os
+
+from vcmon.errors import InventoryError
+from vcmon.inventory._resolve import Resolver
+from vcmon.inventory._schema import check_schema
+from vcmon.inventory._sources import inventory_schema, read_sources
+from vcmon.inventory._yaml import Document, read_yaml
+from vcmon.model import Inventory
+
+__all__ = ["Document", "check_schema", "inventory_schema", "load_inventory", "read_yaml"]
+
+
+def load_inventory(path: str | os.PathLike[str]) -> Inventory:
+    """Read, validate and resolve the inventory at `path` (a YAML file or a directory).
+
+    >>> inv = load_inventory("inventory/example.yaml")
+    >>> inv.links["dc-536"].up_bps, inv.profiles["hd"].demand_bps, inv.sites["21340"].district
+    (4000000.0, 1440000.0, '530')
+    """
+    sources = read_sources(path)
+    if sources.fatal:
+        raise InventoryError(sources.problems)
+    problems = list(sources.problems)
+    if "conference" not in sources.singles and sources.docs:
+        files = ", ".join(d.file for d in sources.docs)
+        problems.append(
+            InventoryError.single(files, 0, "conference", "missing section").problems[0]
+        )
+    resolver = Resolver(sources)
+    inventory = resolver.resolve()
+    problems.extend(resolver.problems)
+    if problems:
+        raise InventoryError(problems)
+    return inventory

@@ -1,0 +1,134 @@
+"""JSON Schema validation whose errors read as `FILE:LINE: path: message` for people.
+
+jsonschema's own messages ("Additional properties are not allowed ('sitee' was
+unexpected)") name neither the line nor the fix. Each keyword gets a sentence here; a schema
+may also carry `x-message` (a `str.format` template with `{value!r}`) on any subschema to say
+what a valid value looks like, e.g. "'10X' is not a positive bit rate (examples: 10M ...)".
+Schemas that hold secrets must give an `x-message` without `{value}`, so no secret is echoed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+from vcmon.errors import Problem
+from vcmon.inventory._yaml import Document, Key
+
+_JSON_TYPES = {
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "a mapping",
+    type(None): "nothing (null)",
+}
+
+# Validators are costly to build (schema check, $ref registry): one per schema per process.
+_validators: dict[int, tuple[Mapping[str, Any], Draft202012Validator]] = {}
+
+
+def check_schema(doc: Document, schema: Mapping[str, Any]) -> list[Problem]:
+    """Every way `doc` breaks `schema` (JSON Schema 2020-12), as Problems with lines.
+
+    >>> from vcmon.inventory._yaml import parse_yaml
+    >>> schema = {"type": "object", "additionalProperties": False,
+    ...           "properties": {"count": {"type": "integer", "maximum": 10}}}
+    >>> for p in check_schema(parse_yaml("cuont: 3\\n", "m.yaml"), schema): print(p)
+    m.yaml:1: cuont: unknown key 'cuont' (did you mean 'count'?)
+    >>> for p in check_schema(parse_yaml("count: 30\\n", "m.yaml"), schema): print(p)
+    m.yaml:1: count: must be at most 10 (got 30)
+    """
+    validator = _validator(schema)
+    problems: list[Problem] = []
+    for error in validator.iter_errors(doc.data):
+        problems.extend(_translate(doc, error))
+    return problems
+
+
+def _validator(schema: Mapping[str, Any]) -> Draft202012Validator:
+    cached = _validators.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    Draft202012Validator.check_schema(schema)
+    # No format_checker: formats are annotations in 2020-12, and checking them costs time.
+    validator = Draft202012Validator(schema)
+    _validators[id(schema)] = (schema, validator)
+    return validator
+
+
+def _translate(doc: Document, error: ValidationError) -> Iterable[Problem]:
+    path: list[Key] = list(error.absolute_path)
+    keyword, expected, value = error.validator, error.validator_value, error.instance
+    schema: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
+    if keyword == "additionalProperties" and isinstance(value, dict):
+        known = list(schema.get("properties", {}))
+        for key in _extra_keys(value, schema):
+            yield doc.problem([*path, key], f"unknown key '{key}'{_did_you_mean(key, known)}")
+        return
+    if keyword == "propertyNames":
+        # jsonschema reports a bad key at its mapping; point at the key itself.
+        path.append(str(value))
+    elif keyword in ("oneOf", "anyOf") and "x-message" not in schema and error.context:
+        yield from _translate(doc, best_match(error.context))
+        return
+    yield doc.problem(path, _message(keyword, expected, value, schema, error))
+
+
+def _message(
+    keyword: Any, expected: Any, value: Any, schema: Mapping[str, Any], error: ValidationError
+) -> str:
+    template = schema.get("x-message")
+    if isinstance(template, str) and keyword != "required":
+        return template.format(value=value)
+    if keyword == "required":
+        missing = [k for k in expected if isinstance(value, dict) and k not in value]
+        return f"missing required key '{missing[0] if missing else expected[0]}'"
+    if keyword == "type":
+        types = [expected] if isinstance(expected, str) else list(expected)
+        return f"expected {' or '.join(types)}, got {_json_type(value)} {value!r}"
+    if keyword == "enum":
+        choices = ", ".join(str(c) for c in expected)
+        hint = _did_you_mean(str(value), [str(c) for c in expected])
+        return f"{value!r} is not one of: {choices}{hint}"
+    if keyword == "const":
+        return f"must be {expected!r} (got {value!r})"
+    if keyword == "minimum":
+        return f"must be at least {expected} (got {value})"
+    if keyword == "maximum":
+        return f"must be at most {expected} (got {value})"
+    if keyword == "exclusiveMinimum":
+        return f"must be more than {expected} (got {value})"
+    if keyword == "exclusiveMaximum":
+        return f"must be less than {expected} (got {value})"
+    if keyword == "minLength" and expected == 1:
+        return "must not be empty"
+    if keyword == "pattern":
+        return f"{value!r} does not match the pattern {expected}"
+    return str(error.message)
+
+
+def _extra_keys(value: dict[Any, Any], schema: Mapping[str, Any]) -> list[Any]:
+    props = schema.get("properties", {})
+    patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
+    return [k for k in value if k not in props and not any(p.search(str(k)) for p in patterns)]
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    """A hint for a misspelt key or value, or nothing.
+
+    >>> _did_you_mean("sitee", ["site", "to"]), _did_you_mean("zzz", ["site"])
+    (" (did you mean 'site'?)", '')
+    """
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _json_type(value: Any) -> str:
+    return _JSON_TYPES.get(type(value), type(value).__name__)
