@@ -36,7 +36,8 @@ STORY = """\
 # - Plain and coastal communes sit on 8-20 Mb/s fibre or carrier VPN: ready for hd under
 #   mcu, except a few still on old VPN/ADSL circuits with about 1 Mb/s upload.
 # - Mountain communes (Trà Bồng, Sơn Hà, Sơn Tây, Minh Long, Ba Tơ) have 2-8 Mb/s; about
-#   a quarter are on 4G whose 1-1.2 Mb/s upload cannot carry one hd stream (sd fits).
+#   a quarter are on 4G with a thin upload: 1 Mb/s cannot carry one hd stream (not ready;
+#   sd fits), 1.2 Mb/s carries it only without the 20% overhead headroom (degraded).
 # - Ba Tơ's 20 Mb/s district uplink cannot carry all its 19 communes plus the district
 #   office at once under mcu: its communes are not ready with root cause upstream.
 # - Every district hub is a single point of failure for its communes without a backup,
