@@ -20,7 +20,9 @@ from vcmon.model import (
     Inventory,
     Level,
     Measurements,
+    Metric,
     Profile,
+    Verdict,
 )
 from vcmon.plan.problem import (
     LinkNeed,
@@ -34,7 +36,11 @@ from vcmon.plan.problem import (
     ready_sites,
 )
 from vcmon.plan.solver import solve
+from vcmon.readiness import assess
 from vcmon.topology import Routes, Scenario, conference_load
+
+# Readiness reasons a purchase of bandwidth can fix; any other failing reason blocks a site.
+_CAPACITY_METRICS = frozenset({Metric.SPARE_UP, Metric.SPARE_DOWN})
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,13 +117,15 @@ def build_problem(
     blocked: Iterable[str] = (),
     capacity: Mapping[str, tuple[float, float]] | None = None,
     costs: Costs = NO_MCU_COST,
+    now: float | None = None,
 ) -> Problem:
     """The solver's view of one conference scenario.
 
     `sites` join the conference (default: every routed site); `cascade_at` are MCUs already
     in place (default: the inventory's); under the cascade topology every other district
     with joining sites behind it is an MCU the plan may buy. `capacity` overrides links'
-    contracted (up, down) rates, for what-if scenarios.
+    contracted (up, down) rates, for what-if scenarios. Measured link use counts as
+    background traffic when fresh at `now` (as `vcmon.readiness` judges it).
     """
     joining = frozenset(routes.paths) if sites is None else frozenset(sites) & set(routes.paths)
     existing = frozenset(inventory.conference.cascade_at if cascade_at is None else cascade_at)
@@ -143,7 +151,11 @@ def build_problem(
     for lid, link in inventory.links.items():
         load = base.get(lid)
         m = measured.get(lid)
-        use_ok = m is not None and m.failure is None
+        use_ok = (
+            m is not None
+            and m.failure is None
+            and (now is None or now - m.measured_at <= profile.policy.max_age_s)
+        )
         up, down = overrides.get(lid, (link.up_bps, link.down_bps))
         links[lid] = LinkNeed(
             lid,
@@ -222,15 +234,16 @@ def plan(
     budget: float | None = None,
     weight: Weight = Weight.SITES,
     measurements: Measurements | None = None,
-    blocked: Iterable[str] = (),
+    now: float | None = None,
     capacity: Mapping[str, tuple[float, float]] | None = None,
     costs: Costs = NO_MCU_COST,
 ) -> Plan:
     """The cheapest purchases readying every `target` site (default: all but the bridge);
     with a `budget`, the purchases readying the most sites (or rooms) it allows.
 
-    `blocked` are sites whose measured path quality fails (from `vcmon.readiness`): bandwidth
-    cannot fix them, so they are reported as unreachable.
+    Sites that `vcmon.readiness` fails for anything but spare capacity (RTT, jitter, loss,
+    no fresh data...) cannot be fixed by bandwidth: they are reported as unreachable.
+    `now` (Unix seconds) is required with `measurements`, to judge their freshness.
 
     >>> from vcmon.plan.planner import _doctest_inventory
     >>> from vcmon.topology import build_graph, routes
@@ -251,9 +264,12 @@ def plan(
         profile=inventory.profiles[name],
         topology=topo,
         measurements=measurements,
-        blocked=blocked,
+        blocked=quality_blocked(
+            inventory, graph, routes, name, topo, measurements=measurements, now=now
+        ),
         capacity=capacity,
         costs=costs,
+        now=now,
     )
     wanted = frozenset(problem.paths) - {routes.bridge}
     if target is not None:
@@ -272,6 +288,42 @@ def plan(
         ready=solution.ready,
         unreachable=solution.unreachable,
         problem=problem,
+    )
+
+
+def quality_blocked(
+    inventory: Inventory,
+    graph: nx.Graph,
+    routes: Routes,
+    profile: str,
+    topology: ConferenceTopology,
+    *,
+    sites: Iterable[str] | None = None,
+    cascade_at: Iterable[str] | None = None,
+    measurements: Measurements | None = None,
+    now: float | None = None,
+) -> frozenset[str]:
+    """Sites whose readiness fails for a reason other than spare capacity."""
+    joining = frozenset(routes.paths) if sites is None else frozenset(sites) & set(routes.paths)
+    existing = frozenset(inventory.conference.cascade_at if cascade_at is None else cascade_at)
+    verdicts = assess(
+        inventory,
+        graph,
+        routes,
+        joining,
+        topology,
+        existing,
+        measurements=measurements,
+        now=now,
+        profiles=[profile],
+    )
+    return frozenset(
+        code
+        for code, r in verdicts.items()
+        if any(
+            x.metric not in _CAPACITY_METRICS and x.verdict is not Verdict.READY
+            for x in r.verdicts[profile].reasons
+        )
     )
 
 

@@ -14,7 +14,7 @@ import networkx as nx
 
 from vcmon.errors import InventoryError
 from vcmon.model import ConferenceTopology, Inventory, Measurements
-from vcmon.plan.planner import NO_MCU_COST, Costs, build_problem, select_sites
+from vcmon.plan.planner import NO_MCU_COST, Costs, build_problem, quality_blocked, select_sites
 from vcmon.plan.problem import LinkNeed, ready_sites
 from vcmon.plan.solver import solve
 from vcmon.topology import Routes
@@ -118,25 +118,38 @@ def what_if(
     scenarios: Sequence[WhatIf],
     *,
     measurements: Measurements | None = None,
-    blocked: frozenset[str] = frozenset(),
+    now: float | None = None,
     costs: Costs = NO_MCU_COST,
 ) -> list[Outcome]:
     """One `Outcome` per scenario, in order (the first is the baseline for `compare`)."""
     outcomes = []
     for sc in scenarios:
-        profile = inventory.profiles[sc.profile or inventory.conference.profile]
+        name = sc.profile or inventory.conference.profile
+        topology = sc.topology or inventory.conference.topology
+        blocked = quality_blocked(
+            inventory,
+            graph,
+            routes,
+            name,
+            topology,
+            sites=sc.sites,
+            cascade_at=sc.cascade_at,
+            measurements=measurements,
+            now=now,
+        )
         problem = build_problem(
             inventory,
             graph,
             routes,
-            profile=profile,
-            topology=sc.topology or inventory.conference.topology,
+            profile=inventory.profiles[name],
+            topology=topology,
             sites=sc.sites,
             cascade_at=sc.cascade_at,
             measurements=measurements,
             blocked=blocked,
             capacity=sc.capacity,
             costs=costs,
+            now=now,
         )
         joining = frozenset(problem.paths) - {routes.bridge}
         solution = solve(problem, joining)
