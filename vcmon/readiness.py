@@ -57,7 +57,7 @@ from vcmon.units import format_duration, format_rate
 __all__ = ["Basis", "ProfileVerdict", "Reason", "SiteReadiness", "assess"]
 
 FRESHNESS_SOURCE = "vcmon policy: no fresh measurement means unknown, never ready (DOMAIN.md)"
-ROUTING_SOURCE = "inventory: no path to the conference bridge"
+ROUTING_SOURCE = "inventory links (no primary or backup path)"
 ESTIMATED = "estimated from expected link latencies"
 
 
@@ -117,7 +117,7 @@ class Reason:
             return f"probe_failed: {self.detail or 'error'} ({self.source})"
         if m is Metric.NO_DATA:
             return f"no_data: no measurement for {self.where} ({self.source})"
-        return f"{m}: {self.where} ({self.source})"
+        return f"{m}: no path from {self.where} to the bridge ({self.source})"
 
 
 def _percent(ratio: float) -> str:
