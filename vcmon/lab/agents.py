@@ -70,8 +70,9 @@ def write_config(path: Path, secrets: Secrets, sys_name: str, location: str) -> 
 
 
 def agent_argv(ns: str, conf: Path, pidfile: Path, log: Path) -> list[str]:
-    """Foreground snmpd in namespace ns (the daemon that starts it can restart it)."""
+    """Foreground snmpd in namespace ns (the daemon that starts it can restart it), at
+    normal priority (`chrt --other`): it must not inherit the responder's real-time one."""
     return [
-        "ip", "netns", "exec", ns,
+        "chrt", "--other", "0", "ip", "netns", "exec", ns,
         "snmpd", "-f", "-C", "-c", str(conf), "-p", str(pidfile), "-Lf", str(log),
     ]  # fmt: skip

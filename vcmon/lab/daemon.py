@@ -8,8 +8,10 @@ each executed event to STATE_DIR/events.jsonl, and stops its agents on SIGTERM.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -123,7 +125,19 @@ class Daemon:
 
 
 def main(argv: list[str]) -> int:
-    daemon = Daemon(Path(argv[1]))
+    state_dir = Path(argv[1])
+    # Detach: the caller waits for this launcher only, and the daemon, reparented to init,
+    # never becomes a zombie of (or a resource warning in) the process that ran `up`.
+    child = os.fork()
+    if child:
+        (state_dir / "daemon.pid").write_text(str(child))
+        return 0
+    os.setsid()
+    # Real-time priority keeps reply timing exact while the machine is busy (tests, builds);
+    # the loop sleeps in select(2), so it cannot starve anything (and RT throttling caps it).
+    with contextlib.suppress(OSError):
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+    daemon = Daemon(state_dir)
 
     def on_term(signum: int, frame: FrameType | None) -> None:
         daemon.loop.stopping = True
@@ -135,7 +149,7 @@ def main(argv: list[str]) -> int:
         daemon.loop.run()
     finally:
         daemon.stop()
-    return 0
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,9 @@ from vcmon.model import Inventory
 
 STATE = "state.json"
 TRUTH = "truth.json"
-_OUR_FILES = (STATE, TRUTH, "daemon.json", "daemon.ready", "daemon.log", "events.jsonl")
+_OUR_FILES = (
+    STATE, TRUTH, "daemon.json", "daemon.pid", "daemon.ready", "daemon.log", "events.jsonl",
+)  # fmt: skip
 READY_TIMEOUT_S = 45.0
 
 
@@ -297,29 +299,36 @@ def _daemon_spec(
 
 
 def _start_daemon(sdir: Path, state: dict[str, Any]) -> tuple[int, float]:
-    log = (sdir / "daemon.log").open("wb")
     env = dict(os.environ)
     # The daemon needs no secrets: they are already in the 0600 agent configs.
     for var in (agents.ENV_COMMUNITY, agents.ENV_AUTH_KEY, agents.ENV_PRIV_KEY):
         env.pop(var, None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vcmon.lab.daemon", str(sdir)],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, start_new_session=True,
-    )  # fmt: skip
-    log.close()
-    state["daemon_pid"] = proc.pid
+    with (sdir / "daemon.log").open("wb") as log:
+        launcher = subprocess.run(
+            [sys.executable, "-m", "vcmon.lab.daemon", str(sdir)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, check=False,
+        )  # fmt: skip
+    pid_file = sdir / "daemon.pid"
+    if launcher.returncode != 0 or not pid_file.exists():
+        raise LabError(f"lab daemon did not start: {_log_tail(sdir)}")
+    pid = int(pid_file.read_text())
+    state["daemon_pid"] = pid
     _write_state(sdir, state)
     ready = sdir / "daemon.ready"
     deadline = time.monotonic() + READY_TIMEOUT_S
     while not ready.exists():
-        if proc.poll() is not None:
-            tail = (sdir / "daemon.log").read_text(errors="replace").strip().splitlines()[-3:]
-            raise LabError(f"lab daemon exited during start: {' / '.join(tail)}")
+        if not _alive(pid, str(sdir)):
+            raise LabError(f"lab daemon exited during start: {_log_tail(sdir)}")
         if time.monotonic() > deadline:
             raise LabError(f"lab daemon not ready after {READY_TIMEOUT_S:.0f} s")
         time.sleep(0.02)
     t0 = float(json.loads(ready.read_text())["t0"])
-    return proc.pid, t0
+    return pid, t0
+
+
+def _log_tail(sdir: Path) -> str:
+    lines = (sdir / "daemon.log").read_text(errors="replace").strip().splitlines()
+    return " / ".join(line.strip() for line in lines[-3:]) or "no output"
 
 
 def _write_truth(path: Path, plan: LabPlan, inv: Inventory, sc: Scenario, t0: float) -> None:

@@ -312,7 +312,7 @@ def build_plan(inv: Inventory, scenario: Scenario, prefix: str) -> LabPlan:
                 flat_ns,
                 None,
                 "flat",
-                (),
+                tuple(hosts),
                 (Route(str(LAB_NET), lab_veths[2].parent.address, hosts[0]),),
             )
         )

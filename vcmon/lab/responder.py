@@ -26,6 +26,8 @@ ICMP_ECHO_REQUEST = 8
 ICMP_ECHO_REPLY = 0
 _SOL_RAW = 255
 _ICMP_FILTER = 1
+_SO_TIMESTAMPNS = 35
+_TS = struct.Struct("qq")
 
 
 class LossGate:
@@ -109,15 +111,30 @@ def open_raw_socket() -> socket.socket:
         _SOL_RAW, _ICMP_FILTER, struct.pack("I", ~(1 << ICMP_ECHO_REQUEST) & 0xFFFFFFFF)
     )
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    # The kernel's arrival time, so time spent waking up counts inside the delay.
+    sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
     sock.setblocking(False)
     return sock
+
+
+def _arrival(ancdata: list[tuple[int, int, bytes]]) -> float:
+    """Monotonic time at which the kernel received the packet (now, if it did not say)."""
+    now_mono, now_real = time.monotonic(), time.time()
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(data) >= _TS.size:
+            sec, nsec = _TS.unpack_from(data)
+            arrived: float = sec + nsec * 1e-9
+            return now_mono - max(0.0, now_real - arrived)
+    return now_mono
 
 
 class Loop:
     """One thread's event loop: raw sockets in, a heap of timed callbacks out."""
 
     def __init__(self, seed: int = 0) -> None:
-        self.selector = selectors.DefaultSelector()
+        # select(2), not epoll: epoll's timeout is whole milliseconds (Python rounds it up),
+        # which alone would add up to 1 ms to every delayed reply; select's is microseconds.
+        self.selector: selectors.BaseSelector = selectors.SelectSelector()
         self.timers: list[tuple[float, int, Callable[[], None]]] = []
         self.seq = 0
         self.targets: dict[bytes, TargetState] = {}
@@ -173,7 +190,7 @@ class Loop:
                 assert isinstance(sock, socket.socket)
                 while True:
                     try:
-                        packet = sock.recv(65535)
+                        packet, ancdata, _, _ = sock.recvmsg(65535, 64)
                     except BlockingIOError:
                         break
-                    self._on_request(sock, packet, time.monotonic())
+                    self._on_request(sock, packet, _arrival(ancdata))
