@@ -23,6 +23,7 @@ from typing import Any
 
 from vcmon import __version__
 from vcmon.errors import InventoryError, VcmonError
+from vcmon.exporter.server import DEFAULT_LISTEN
 from vcmon.model import ConferenceTopology, Direction, Inventory, Level, Verdict
 from vcmon.units import format_rate
 
@@ -132,6 +133,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="table (default), json (everything) or csv (one row per site)",
     )
     p.set_defaults(handler=cmd_analyze)
+
+    p = sub.add_parser(
+        "run",
+        help="the always-on agent: probe every site, judge readiness, serve /metrics",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("path", type=Path, help="inventory file or directory")
+    p.add_argument(
+        "--listen",
+        default=DEFAULT_LISTEN,
+        metavar="[HOST]:PORT",
+        help=f"HTTP listen address (default {DEFAULT_LISTEN}: /metrics, /api/v1/sites, /-/ready)",
+    )
+    p.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="cover only shard K of N (0 <= K < N); the inventory is split by district",
+    )
+    p.add_argument(
+        "--log-format",
+        choices=["json", "text"],
+        default="json",
+        help="structured JSON lines (default) or plain text on stderr",
+    )
+    p.add_argument(
+        "--snmp-port", type=int, default=161, help="UDP port of the SNMP agents (default 161)"
+    )
+    p.set_defaults(handler=cmd_run)
     return parser
 
 
@@ -335,6 +365,21 @@ def _sites_csv(analysis: dict[str, Any], profiles: Sequence[str]) -> str:
     return buf.getvalue()
 
 
+def _first_reason(site: dict[str, Any], profiles: Sequence[str]) -> str:
+    """The reason of the least demanding profile that is not ready, its root's first."""
+    for p in profiles:
+        v = site["profiles"][p]
+        if v["verdict"] == Verdict.READY.value or not v["reasons"]:
+            continue
+        reasons = v["reasons"]
+        if v["root_cause"] == "upstream":
+            at_root = [r for r in reasons if r["where"] == v["root"]]
+            text = (at_root or reasons)[0]["text"]
+            return f"{p}: upstream {v['root']}: {text}"
+        return f"{p}: {reasons[0]['text']}"
+    return ""
+
+
 def _analysis_table(analysis: dict[str, Any], profiles: Sequence[str]) -> str:
     out = io.StringIO()
     w = out.write
@@ -357,10 +402,7 @@ def _analysis_table(analysis: dict[str, Any], profiles: Sequence[str]) -> str:
         if all(v["verdict"] == Verdict.READY.value for v in worst):
             continue
         shown += 1
-        first = next((v for v in reversed(worst) if v["reasons"]), None)
-        reason = first["reasons"][0]["text"] if first else ""
-        if first and first["root_cause"] == "upstream":
-            reason = f"upstream {first['root']}: {reason}"
+        reason = _first_reason(s, profiles)
         w(
             f"  {s['code']:<7} {s['name'][:22]:<22} {s['best_profile'] or '-':<6} "
             + " ".join(f"{v['verdict']:<10}" for v in worst)
@@ -395,3 +437,37 @@ def _analysis_table(analysis: dict[str, Any], profiles: Sequence[str]) -> str:
         names = ", ".join(cut[:8]) + (f", ... ({len(cut)} sites)" if len(cut) > 8 else "")
         w(f"  {spof['kind']:<5} {spof['id']:<18} {len(cut):>4}  {names}\n")
     return out.getvalue()
+
+
+# --- run -----------------------------------------------------------------------------
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """`K/N` -> (K, N).
+
+    >>> parse_shard("1/4"), parse_shard(None)
+    ((1, 4), None)
+    """
+    if text is None:
+        return None
+    k, _, n = text.partition("/")
+    try:
+        shard = (int(k), int(n))
+    except ValueError:
+        raise _usage_error(f"--shard: {text!r} is not K/N") from None
+    if not 0 <= shard[0] < shard[1]:
+        raise _usage_error(f"--shard: need 0 <= K < N, got {text!r}")
+    return shard
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from vcmon.monitor import Agent, setup_logging
+
+    setup_logging(args.log_format, debug=args.debug)
+    shard = parse_shard(args.shard)
+    agent = Agent(args.path, listen=args.listen, shard=shard, snmp_port=args.snmp_port)
+    agent.load_first()  # an invalid inventory at start is fatal (exit 2); later ones are not
+    asyncio.run(agent.run())
+    return EXIT_OK

@@ -12,7 +12,7 @@ import heapq
 import logging
 import time
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -21,11 +21,16 @@ from vcmon.model import (
     Device,
     FailureReason,
     Inventory,
+    Link,
     LinkMeasurement,
     Module,
     PathMeasurement,
     ProberKind,
 )
+from vcmon.probers.counters import RateTracker
+from vcmon.probers.icmp import IcmpEngine
+from vcmon.probers.icmp import to_measurement as icmp_measurement
+from vcmon.probers.snmp import SnmpEngine
 from vcmon.store import Store
 
 log = logging.getLogger(__name__)
@@ -182,3 +187,34 @@ async def _wait_any(a: asyncio.Event, b: asyncio.Event, timeout: float) -> None:
     finally:
         for w in waiters:
             w.cancel()
+
+
+class IcmpPaths:
+    """PathProber over the shared ICMP engine: the site's path is probed at its device."""
+
+    def __init__(self, engine: IcmpEngine, clock: Callable[[], float] = time.time) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    async def measure_path(self, site: str, address: str, module: Module) -> PathMeasurement:
+        result = await self._engine.probe(address, module)
+        return icmp_measurement(result, self._clock(), site=site)
+
+
+class SnmpLinks:
+    """LinkProber over the shared SNMP engine, with counter state kept across polls."""
+
+    def __init__(self, engine: SnmpEngine, links: Mapping[str, Link], port: int = 161) -> None:
+        self._engine = engine
+        self._tracker = RateTracker(links)
+        self._port = port
+
+    def set_links(self, links: Mapping[str, Link]) -> None:
+        self._tracker = RateTracker(links)
+
+    async def measure_links(
+        self, device: Device, auth: Auth, module: Module
+    ) -> tuple[list[LinkMeasurement], FailureReason | None]:
+        result = await self._engine.poll(device, auth, module, self._port)
+        rates = self._tracker.update(device, result)
+        return [r.to_measurement() for r in rates.values()], result.failure

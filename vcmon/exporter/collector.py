@@ -195,8 +195,8 @@ def _link_families(view: View) -> Iterator[Metric]:
             for d in Direction:
                 conf.add_metric([link_id, d.value, profile], ld.load_bps(d) * BYTES_PER_BIT)
     spofs = _gauge(n.SPOF_SITES_CUT_OFF)
-    for s in view.spofs:
-        spofs.add_metric([s.kind, s.id], float(len(s.cut_off)))
+    for spof in view.spofs:
+        spofs.add_metric([spof.kind, spof.id], float(len(spof.cut_off)))
     yield from (cap, used, util, spare, oper, conf, spofs)
 
 
