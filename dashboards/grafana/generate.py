@@ -635,8 +635,9 @@ def links_capacity() -> Json:
         10,
         [
             target(
-                "max by (link) (vcmon_link_oper_up) == 0\n* on (link) group_left (site, to, medium)"
-                "\n  group by (link, site, to, medium) (vcmon_link_info)",
+                "(max by (link) (vcmon_link_oper_up) == 0)\n"
+                "* on (link) group_left (site, to, medium)\n"
+                "  group by (link, site, to, medium) (vcmon_link_info)",
                 table=True,
             )
         ],
