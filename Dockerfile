@@ -17,8 +17,8 @@ RUN pip install . && rm -rf /src
 # Inventory and probe files are mounted here (read-only) with the repo's layout, so an
 # inventory's `include: ../probes/...` resolves as it does in a checkout.
 WORKDIR /etc/vcmon
-EXPOSE 9683
+EXPOSE 9874
 HEALTHCHECK --interval=30s --timeout=5s \
-  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9683/-/healthy', timeout=3)"]
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9874/-/healthy', timeout=3)"]
 ENTRYPOINT ["vcmon"]
-CMD ["run", "inventory/quang-ngai.yaml", "--listen", "0.0.0.0:9683"]
+CMD ["run", "inventory/quang-ngai.yaml", "--listen", "0.0.0.0:9874"]

@@ -383,7 +383,7 @@ def test_agents_cover_each_shard_once_and_prometheus_scrapes_exactly_them() -> N
     prom = load_yaml(DASH / "prometheus" / "prometheus.yml")
     job = next(j for j in prom["scrape_configs"] if j["job_name"] == "vcmon")
     targets = {(t, c["labels"]["shard"]) for c in job["static_configs"] for t in c["targets"]}
-    assert targets == {(f"vcmon-shard-{k}:9683", f"{k}/2") for k in range(2)}
+    assert targets == {(f"vcmon-shard-{k}:9874", f"{k}/2") for k in range(2)}
 
 
 def test_services_use_the_expected_images_and_wire_prometheus_to_alertmanager() -> None:
@@ -410,5 +410,5 @@ def test_dockerfile_copies_existing_paths_and_exposes_the_scrape_port() -> None:
         if line.startswith("COPY "):
             for source in line.split()[1:-1]:
                 assert (ROOT / source).exists(), source
-    assert "EXPOSE 9683" in text
+    assert "EXPOSE 9874" in text
     assert text.splitlines()[-1].startswith("CMD ")
