@@ -130,6 +130,13 @@ def test_every_label_matcher_uses_a_label_the_metric_has() -> None:
     assert not wrong
 
 
+def test_the_label_check_catches_a_label_the_metric_lacks() -> None:
+    labels = label_sets()
+    expr = 'vcmon_link_utilisation_ratio{site="21010", direction="up"}'
+    ((series, body),) = SELECTOR.findall(expr)
+    assert [x for x in MATCHER.findall(body) if x not in labels[series]] == ["site"]
+
+
 def test_the_verdict_state_set_label_is_named_after_the_metric() -> None:
     # A state set's label has the metric's own name; dashboards and rules rely on it.
     assert "vcmon_site_verdict" in names.SITE_VERDICT.labels
