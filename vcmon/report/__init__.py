@@ -14,6 +14,7 @@ Languages: `LANGUAGES` ("vi", "en"); texts in `locale/<lang>/LC_MESSAGES/vcmon.p
 from vcmon.report.collect import collect
 from vcmon.report.data import ReportData
 from vcmon.report.measurements import load_measurements
+from vcmon.report.prometheus import prometheus_measurements
 from vcmon.report.render import LANGUAGES, render_html, tables, to_json, write_report
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "ReportData",
     "collect",
     "load_measurements",
+    "prometheus_measurements",
     "render_html",
     "tables",
     "to_json",
