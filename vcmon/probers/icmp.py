@@ -684,7 +684,15 @@ class IcmpEngine:
         index = len(run.tx_ns)
         tx = time.time_ns()
         try:
-            sock.sendto(shape.buf, (run.addr, 0))
+            try:
+                sock.sendto(shape.buf, (run.addr, 0))
+            except OSError as exc:
+                # A ping socket reports another target's ICMP error on the next send and
+                # drops that packet; the error was read (and cleared), so send again.
+                if self._kind is not SocketKind.DGRAM or isinstance(exc, BlockingIOError):
+                    raise
+                tx = time.time_ns()
+                sock.sendto(shape.buf, (run.addr, 0))
         except (BlockingIOError, InterruptedError):
             return False
         except OSError as exc:
