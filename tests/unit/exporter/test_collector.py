@@ -1,0 +1,155 @@
+"""The collector turns the latest View into metrics, never probes, never raises."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from vcmon.exporter.collector import SnapshotCollector
+from vcmon.exporter.names import exposed_names
+from vcmon.exporter.view import Evaluator, Hysteresis
+from vcmon.inventory import load_inventory
+from vcmon.model import (
+    FailureReason,
+    Inventory,
+    LinkMeasurement,
+    PathMeasurement,
+    Verdict,
+)
+from vcmon.store import Store
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "inventory" / "example.yaml"
+
+
+@pytest.fixture(scope="module")
+def inventory() -> Inventory:
+    return load_inventory(EXAMPLE)
+
+
+def registry_for(evaluator: Evaluator) -> CollectorRegistry:
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(SnapshotCollector(evaluator.latest))
+    return reg
+
+
+def good_path(site: str, now: float, rtt: float = 0.02) -> PathMeasurement:
+    return PathMeasurement(site, now, rtt, rtt * 1.2, 0.002, 0.0, rtt_min_s=rtt * 0.9)
+
+
+def test_no_view_yet_serves_build_info_only() -> None:
+    reg = registry_for(Evaluator())
+    assert reg.get_sample_value("vcmon_site_verdict", {"site": "51"}) is None
+    assert b"vcmon_build_info" in generate_latest(reg)
+
+
+def test_measured_site_gets_ready_and_path_metrics(inventory: Inventory) -> None:
+    now = time.time()
+    ev, store = Evaluator(), Store()
+    ev.set_inventory(inventory, now)
+    store.record_path(good_path("21010", now))
+    ev.evaluate(store.snapshot(), now)
+    reg = registry_for(ev)
+
+    def verdict(site: str, state: Verdict) -> float | None:
+        labels = {"site": site, "profile": "hd", "vcmon_site_verdict": state.value}
+        return reg.get_sample_value("vcmon_site_verdict", labels)
+
+    assert verdict("21010", Verdict.READY) == 1.0
+    assert verdict("21010", Verdict.UNKNOWN) == 0.0
+    # never measured: unknown, with the no_data reason, never ready
+    assert verdict("21211", Verdict.UNKNOWN) == 1.0
+    reason = {"site": "21211", "profile": "hd", "metric": "no_data", "verdict": "unknown"}
+    assert reg.get_sample_value("vcmon_site_reason", reason) == 1.0
+    assert reg.get_sample_value("vcmon_path_rtt_p50_seconds", {"site": "21010"}) == 0.02
+    assert reg.get_sample_value("vcmon_path_rtt_min_seconds", {"site": "21010"}) == 0.018
+    mos = reg.get_sample_value("vcmon_path_mos_estimate", {"site": "21010"})
+    assert mos is not None and 4.0 < mos <= 4.5
+    # contracted 4 Mb/s up on dc-536 = 500,000 bytes/s
+    cap = {"link": "dc-536", "direction": "up"}
+    assert reg.get_sample_value("vcmon_link_capacity_bytes_per_second", cap) == 500_000
+    info = {
+        "site": "21340",
+        "name": "Sơn Dung",
+        "district": "530",
+        "district_name": "Sơn Tây",
+        "level": "commune",
+        "terrain": "mountain",
+        "latitude": "14.99010",
+        "longitude": "108.35120",
+    }
+    assert reg.get_sample_value("vcmon_site_info", info) == 1.0
+
+
+def test_stale_measurement_is_unknown_not_ready(inventory: Inventory) -> None:
+    now = time.time()
+    ev, store = Evaluator(), Store()
+    ev.set_inventory(inventory, now)
+    store.record_path(good_path("21010", now - 3600))
+    view = ev.evaluate(store.snapshot(), now)
+    assert view is not None
+    pv = view.verdicts["21010"].verdicts["hd"]
+    assert pv.verdict is Verdict.UNKNOWN
+    assert [r.metric.value for r in pv.reasons] == ["stale"]
+
+
+def test_link_usage_and_probe_failures_are_exported(inventory: Inventory) -> None:
+    now = time.time()
+    ev, store = Evaluator(), Store()
+    ev.set_inventory(inventory, now)
+    store.record_link(LinkMeasurement("dc-530", now, 2e6, 4e6, 10e6, 10e6, oper_up=True))
+    store.record_probe("r-530", "snmp_v2c_ifmib", finished_at=now, duration_s=0.2,
+                       failure=FailureReason.TIMEOUT)  # fmt: skip
+    store.record_snmp_error("r-530", FailureReason.TIMEOUT)
+    ev.evaluate(store.snapshot(), now)
+    reg = registry_for(ev)
+    down = {"link": "dc-530", "direction": "down"}
+    assert reg.get_sample_value("vcmon_link_utilisation_ratio", down) == pytest.approx(0.4)
+    assert reg.get_sample_value("vcmon_link_spare_bytes_per_second", down) == 6e6 / 8
+    assert reg.get_sample_value("vcmon_link_oper_up", {"link": "dc-530"}) == 1.0
+    failed = {"site": "r-530", "module": "snmp_v2c_ifmib", "reason": "timeout"}
+    assert reg.get_sample_value("vcmon_probe_failures_total", failed) == 1.0
+    assert (
+        reg.get_sample_value("vcmon_probe_success", {"site": "r-530", "module": "snmp_v2c_ifmib"})
+        == 0.0
+    )
+    assert (
+        reg.get_sample_value("vcmon_snmp_errors_total", {"device": "r-530", "reason": "timeout"})
+        == 1.0
+    )
+
+
+def test_every_exposed_family_is_declared_in_names(inventory: Inventory) -> None:
+    now = time.time()
+    ev, store = Evaluator(), Store()
+    ev.set_inventory(inventory, now)
+    store.record_path(good_path("21010", now))
+    ev.evaluate(store.snapshot(), now)
+    reg = registry_for(ev)
+    declared = exposed_names()
+    for family in reg.collect():
+        name = family.name + ("_total" if family.type == "counter" else "")
+        name += "_info" if family.type == "info" else ""
+        assert name in declared, name
+
+
+def test_a_broken_view_costs_detail_not_the_scrape(inventory: Inventory) -> None:
+    ev = Evaluator()
+    ev.set_inventory(inventory)
+    ev.evaluate(Store().snapshot())
+    view = ev.latest()
+    assert view is not None
+    object.__setattr__(view, "verdicts", {"21010": object()})  # a bug's worth of bad data
+    out = generate_latest(registry_for(ev))
+    assert b"vcmon_build_info" in out
+
+
+def test_hysteresis_holds_a_verdict_until_the_change_persists() -> None:
+    h = Hysteresis(cycles=3)
+    seq = [Verdict.READY, Verdict.DEGRADED, Verdict.READY, Verdict.DEGRADED, Verdict.DEGRADED]
+    assert [h.step("s", "hd", v) for v in seq] == [Verdict.READY] * 5
+    assert h.step("s", "hd", Verdict.DEGRADED) is Verdict.DEGRADED
+    # stale data shows at once: green never outlives its data
+    assert h.step("s", "hd", Verdict.UNKNOWN) is Verdict.UNKNOWN
