@@ -31,6 +31,9 @@ def _loss(raw: dict[str, Any]) -> Loss:
     return Loss(float(raw["ratio"]), int(raw["drop"]), int(raw["every"]))
 
 
+AGENT_START_S = 30.0
+
+
 class Daemon:
     def __init__(self, state_dir: Path) -> None:
         self.dir = state_dir
@@ -52,11 +55,12 @@ class Daemon:
         self.flows = [Flow(f) for f in self.spec["flows"]]
         if self.flows:
             self.loop.at(time.monotonic(), self.tick_flows)
+        late = self.wait_agents(AGENT_START_S)
         t0 = time.time()
         mono0 = time.monotonic()
         for ev in self.spec["events"]:
             self.loop.at(mono0 + float(ev["at_s"]), functools.partial(self.run_event, ev, t0))
-        ready = {"t0": t0, "agents": {ns: p.pid for ns, p in self.agents.items()}}
+        ready = {"t0": t0, "agents": {ns: p.pid for ns, p in self.agents.items()}, "late": late}
         (self.dir / "daemon.ready").write_text(json.dumps(ready))
 
     def tick_flows(self) -> None:
@@ -119,9 +123,28 @@ class Daemon:
         with (self.dir / "events.jsonl").open("a") as f:
             f.write(json.dumps(record) + "\n")
 
+    def wait_agents(self, timeout_s: float) -> list[str]:
+        """Wait until each agent wrote its pid file (once listening); return those that did not."""
+        deadline = time.monotonic() + timeout_s
+        pending = dict(self.spec["agents"])
+        while pending and time.monotonic() < deadline:
+            pending = {ns: a for ns, a in pending.items() if not Path(a["pidfile"]).exists()}
+            time.sleep(0.05)
+        return sorted(pending)
+
     def stop(self) -> None:
-        for ns in list(self.agents):
-            self.stop_agent(ns)
+        """Stop every agent at once (one by one would take 190 x its exit time)."""
+        procs = list(self.agents.values())
+        self.agents.clear()
+        for proc in procs:
+            proc.terminate()
+        deadline = time.monotonic() + 3
+        for proc in procs:
+            try:
+                proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def main(argv: list[str]) -> int:

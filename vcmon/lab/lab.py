@@ -265,7 +265,8 @@ def _daemon_spec(
         persist.mkdir(mode=0o700, exist_ok=True)
         agents.write_config(conf, secrets, ns.sys_name, ns.location)
         argv = agents.agent_argv(ns.name, conf, adir / f"{ns.name}.pid", adir / f"{ns.name}.log")
-        agent_specs[ns.name] = {"argv": argv, "persist": str(persist)}
+        pidfile = adir / f"{ns.name}.pid"
+        agent_specs[ns.name] = {"argv": argv, "persist": str(persist), "pidfile": str(pidfile)}
     flows = []
     for v in plan.veths:
         if v.background_up_bps > 0:
@@ -423,10 +424,9 @@ def down(state_dir: str | Path) -> None:
     ours = [n for n in state["namespaces"] if n in netns.list_netns()]
     # Whatever still runs inside our namespaces was started by the lab (agents orphaned by a
     # crashed daemon, `lab exec` commands): it must go, or the namespace outlives `down`.
-    for ns in ours:
-        for p in netns.netns_pids(ns):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(p, signal.SIGKILL)
+    for pid in netns.pids_in(ours):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     netns.ip_batch([f"netns del {n}" for n in ours])
     shutil.rmtree(sdir / "agents", ignore_errors=True)
     for name in _OUR_FILES:
