@@ -64,7 +64,9 @@ def test_measured_site_gets_ready_and_path_metrics(inventory: Inventory) -> None
     reason = {"site": "21211", "profile": "hd", "metric": "no_data", "verdict": "unknown"}
     assert reg.get_sample_value("vcmon_site_reason", reason) == 1.0
     assert reg.get_sample_value("vcmon_path_rtt_p50_seconds", {"site": "21010"}) == 0.02
-    assert reg.get_sample_value("vcmon_path_rtt_min_seconds", {"site": "21010"}) == 0.018
+    assert reg.get_sample_value("vcmon_path_rtt_min_seconds", {"site": "21010"}) == pytest.approx(
+        0.018
+    )
     mos = reg.get_sample_value("vcmon_path_mos_estimate", {"site": "21010"})
     assert mos is not None and 4.0 < mos <= 4.5
     # contracted 4 Mb/s up on dc-536 = 500,000 bytes/s
