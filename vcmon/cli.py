@@ -162,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--snmp-port", type=int, default=161, help="UDP port of the SNMP agents (default 161)"
     )
     p.set_defaults(handler=cmd_run)
+    _add_plan_parser(sub)
+    _add_report_parser(sub)
     return parser
 
 
@@ -470,4 +472,174 @@ def cmd_run(args: argparse.Namespace) -> int:
     agent = Agent(args.path, listen=args.listen, shard=shard, snmp_port=args.snmp_port)
     agent.load_first()  # an invalid inventory at start is fatal (exit 2); later ones are not
     asyncio.run(agent.run())
+    return EXIT_OK
+
+
+# --- plan and report (vcmon.plan, vcmon.report) ------------------------------------------
+
+
+def _add_plan_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "plan",
+        help="cheapest link upgrades (and cascade MCUs) to a ready province; waves; what-if",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("path", type=Path, help="inventory file or directory")
+    _add_scenario_options(p)
+    p.add_argument(
+        "--target",
+        default="all",
+        metavar="all|district:CODE,...",
+        help="sites that must become ready (default: all but the bridge)",
+    )
+    p.add_argument(
+        "--weight",
+        choices=["sites", "rooms"],
+        default="sites",
+        help="under --budget, maximise ready sites (default) or ready rooms",
+    )
+    p.add_argument(
+        "--what-if",
+        action="append",
+        metavar="KEY=VALUE,...",
+        help="compare with a scenario (repeatable): name=, profile=, topology=, cascade=C+C, "
+        "sites=district:CODE+..., link:ID=RATE[/DOWN]",
+    )
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(handler=cmd_plan)
+
+
+def _add_report_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "report",
+        help="HTML (prints on A4), CSV and JSON report: verdicts, map, charts, SPOFs, plan",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("path", type=Path, help="inventory file or directory")
+    _add_scenario_options(p)
+    p.add_argument(
+        "--prometheus", metavar="URL", help="take p95 over --window from this Prometheus"
+    )
+    p.add_argument("--window", default="7d", help="window for --prometheus (default 7d)")
+    p.add_argument("--lang", choices=["vi", "en"], default="vi", help="language (default vi)")
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.set_defaults(handler=cmd_report)
+
+
+def _add_scenario_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--measurements", type=Path, metavar="FILE", help="measurements JSON file")
+    p.add_argument("--profile", help="profile (default: the inventory's conference.profile)")
+    p.add_argument(
+        "--topology",
+        choices=[t.value for t in ConferenceTopology],
+        help="conference topology (default: the inventory's)",
+    )
+    p.add_argument("--budget", type=float, metavar="AMOUNT", help="monthly budget")
+    p.add_argument(
+        "--mcu-cost",
+        type=float,
+        default=0.0,
+        metavar="AMOUNT",
+        help="monthly cost of a cascaded MCU (topology cascade; default 0)",
+    )
+    p.add_argument(
+        "--mcu-lead-time", default="0s", metavar="DURATION", help="lead time of a cascaded MCU"
+    )
+
+
+def _costs(args: argparse.Namespace) -> Any:
+    from vcmon.plan import Costs
+    from vcmon.units import parse_duration
+
+    try:
+        lead = parse_duration(args.mcu_lead_time)
+    except ValueError as exc:
+        raise _usage_error(f"--mcu-lead-time: {exc}") from None
+    if args.mcu_cost < 0 or (args.budget is not None and args.budget < 0):
+        raise _usage_error("--budget and --mcu-cost must not be negative")
+    return Costs(args.mcu_cost, lead)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    import time
+
+    from vcmon import plan as planning
+    from vcmon import topology
+    from vcmon.report import load_measurements
+    from vcmon.report.text import dumps, plan_dict, plan_text, what_if_dict, what_if_text
+
+    inv = _load(args.path)
+    graph = topology.build_graph(inv)
+    routes = topology.routes(graph, inv.conference.bridge)
+    measurements = load_measurements(args.measurements) if args.measurements else None
+    now = time.time() if measurements is not None else None
+    topo = ConferenceTopology(args.topology) if args.topology else None
+    costs = _costs(args)
+    result = planning.plan(
+        inv,
+        graph,
+        routes,
+        profile=args.profile,
+        topology=topo,
+        target=planning.select_sites(inv, args.target),
+        budget=args.budget,
+        weight=planning.Weight(args.weight),
+        measurements=measurements,
+        now=now,
+        costs=costs,
+    )
+    waves = planning.waves(result)
+    doc: dict[str, Any] = {"plan": plan_dict(result, waves)}
+    text = plan_text(result, waves, inv)
+    if args.what_if:
+        base = planning.WhatIf("baseline", profile=args.profile, topology=topo)
+        scenarios = [base, *(planning.parse_what_if(w, inv) for w in args.what_if)]
+        outcomes = planning.what_if(
+            inv, graph, routes, scenarios, measurements=measurements, now=now, costs=costs
+        )
+        diffs = planning.compare(outcomes)
+        doc["what_if"] = what_if_dict(outcomes, diffs)
+        text += "\n" + what_if_text(outcomes, diffs)
+    sys.stdout.write(dumps(doc) if args.format == "json" else text)
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import time
+
+    from vcmon import report, topology
+    from vcmon.units import parse_duration
+
+    if args.prometheus and args.measurements:
+        raise _usage_error("--measurements and --prometheus exclude each other")
+    inv = _load(args.path)
+    graph = topology.build_graph(inv)
+    routes = topology.routes(graph, inv.conference.bridge)
+    now = time.time()
+    measurements, source = None, ""
+    if args.measurements:
+        measurements, source = report.load_measurements(args.measurements), str(args.measurements)
+    elif args.prometheus:
+        try:
+            window = parse_duration(args.window)
+        except ValueError as exc:
+            raise _usage_error(f"--window: {exc}") from None
+        measurements = report.prometheus_measurements(args.prometheus, inv, window, now)
+        source = f"{args.prometheus} (p95, {args.window})"
+    data = report.collect(
+        inv,
+        graph,
+        routes,
+        profile=args.profile,
+        topology=ConferenceTopology(args.topology) if args.topology else None,
+        measurements=measurements,
+        now=now,
+        budget=args.budget,
+        costs=_costs(args),
+        source=source,
+    )
+    for path in report.write_report(data, args.out, args.lang):
+        print(path)
     return EXIT_OK
