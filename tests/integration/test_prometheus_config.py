@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -412,3 +413,113 @@ def test_dockerfile_copies_existing_paths_and_exposes_the_scrape_port() -> None:
                 assert (ROOT / source).exists(), source
     assert "EXPOSE 9874" in text
     assert text.splitlines()[-1].startswith("CMD ")
+
+
+# --- a real Prometheus, with these rules, scraping vcmon's real exporter ---------------------
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            assert proc.poll() is None, f"{what} exited"
+            assert time.monotonic() < deadline, f"{what} not ready in 20 s"
+            time.sleep(0.1)
+
+
+def prom_query(base: str, query: str) -> list[dict[str, Any]]:
+    url = f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": query})
+    with urllib.request.urlopen(url, timeout=5) as response:
+        data = json.load(response)
+    assert data["status"] == "success", data
+    result: list[dict[str, Any]] = data["data"]["result"]
+    return result
+
+
+def test_real_prometheus_records_and_alerts_on_the_exporters_output(
+    tmp_path: Path, prom_dir: Path
+) -> None:
+    """The example inventory (8 sites) served by vcmon's exporter on loopback, no probing:
+    one site has a fresh measurement, the other 7 have none, so they are unknown. The
+    rules must count them and put the stale ones in pending alerts with their district."""
+    from vcmon.exporter.server import make_server, serve_in_background
+    from vcmon.exporter.view import Evaluator
+    from vcmon.inventory import load_inventory
+    from vcmon.model import PathMeasurement
+    from vcmon.store import Store
+
+    inv = load_inventory(ROOT / "inventory" / "example.yaml")
+    evaluator = Evaluator()
+    evaluator.set_inventory(inv)
+    store = Store()
+    store.record_path(PathMeasurement("522", time.time(), 0.004, 0.006, 0.001, 0.0))
+    view = evaluator.evaluate(store.snapshot())
+    assert view is not None
+    server, _ = make_server("127.0.0.1:0", lambda: view)
+    serve_in_background(server)
+    agent_port = server.server_address[1]
+
+    # Evaluate every second, not every 30 s, so the test takes seconds.
+    recording = prom_dir / "rules" / "vcmon-recording.yml"
+    recording.write_text(recording.read_text("utf-8").replace("interval: 30s", "interval: 1s"))
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(p) for p in sorted((prom_dir / "rules").glob("*.yml"))],
+        "scrape_configs": [
+            {"job_name": "vcmon", "static_configs": [{"targets": [f"127.0.0.1:{agent_port}"]}]}
+        ],
+    }
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            tool("prometheus"),
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{base}/-/ready", proc, "prometheus")
+        deadline = time.monotonic() + 30
+        while True:
+            counts = prom_query(base, "profile_verdict:vcmon_sites:count")
+            pending = prom_query(base, 'ALERTS{alertname="VcmonDataStale"}')
+            if (counts and pending) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        totals: dict[str, float] = {}
+        unknown: dict[str, float] = {}
+        for sample in counts:
+            profile = sample["metric"]["profile"]
+            totals[profile] = totals.get(profile, 0) + float(sample["value"][1])
+            if sample["metric"]["vcmon_site_verdict"] == "unknown":
+                unknown[profile] = float(sample["value"][1])
+        assert set(totals) == set(inv.profiles)
+        assert set(totals.values()) == {len(inv.sites)}
+        assert set(unknown.values()) == {len(inv.sites) - 1}
+        stale = {s["metric"]["site"]: s["metric"] for s in pending}
+        assert set(stale) == set(inv.sites) - {"522"}
+        assert stale["21340"]["district"] == "530"
+        assert stale["21340"]["level"] == "commune"
+        assert {s["metric"]["alertstate"] for s in pending} == {"pending"}
+        by_district = prom_query(
+            base, 'sum by (district) (district_profile_verdict:vcmon_sites:count{profile="hd"})'
+        )
+        # Prometheus drops empty labels: the province's own site has no district.
+        per_district = {s["metric"].get("district", ""): float(s["value"][1]) for s in by_district}
+        expected: dict[str, float] = {}
+        for site in inv.sites.values():
+            expected[site.district or ""] = expected.get(site.district or "", 0) + 1
+        assert per_district == expected
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        server.shutdown()
+        server.server_close()
