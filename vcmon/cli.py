@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.set_defaults(handler=lambda _args: _usage(parser))
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    from vcmon.lab.command import add_lab_parser  # lazy: `vcmon lab` only
+
+    add_lab_parser(sub, EPILOG)
 
     p = sub.add_parser(
         "validate",
