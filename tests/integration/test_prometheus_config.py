@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -518,6 +519,22 @@ def test_real_prometheus_records_and_alerts_on_the_exporters_output(
         for site in inv.sites.values():
             expected[site.district or ""] = expected.get(site.district or "", 0) + 1
         assert per_district == expected
+        (geomap,) = (e for _, t, e in dashboard_queries() if t == "Sites by verdict")
+        points = prom_query(base, concrete(geomap))
+        assert len(points) == len(inv.sites)
+        for point in points:
+            lat, lon = float(point["metric"]["latitude"]), float(point["metric"]["longitude"])
+            assert 14 < lat < 16 and 108 < lon < 110, point
+            # unknown (3) without data; the measured site gets a measured verdict (0..2)
+            code = float(point["value"][1])
+            assert code in ({0, 1, 2} if point["metric"]["site"] == "522" else {3}), point
+        # Every dashboard query runs on the real series without a matching error
+        # (e.g. many-to-many joins), which only real data can reveal.
+        for board, title, expr in dashboard_queries():
+            try:
+                prom_query(base, concrete(expr))
+            except urllib.error.HTTPError as exc:
+                pytest.fail(f"{board}: {title}: {exc.read().decode()}")
     finally:
         proc.terminate()
         proc.wait(timeout=10)
