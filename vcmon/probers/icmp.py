@@ -84,6 +84,7 @@ _SEND_ERRNO_REASON = {
 _MATCHED_KINDS = frozenset((_ICMP_ECHO_REPLY, _ICMP_UNREACH, _ICMP_TIME_EXCEEDED))
 _HDR = struct.Struct("!HHH")  # checksum, identifier, sequence at offset 2
 _ID_SEQ = struct.Struct("!HH")
+_MSG_TRUNC = int(socket.MSG_TRUNC)  # a plain int: IntFlag's & costs microseconds per packet
 _READ_BUDGET = 512  # datagrams per reader callback: a flood cannot starve the sender
 _SEND_BUDGET = 128  # packets per sender callback: replies get read between batches
 
@@ -366,6 +367,7 @@ class _Run:
         "answered",
         "dups",
         "errors",
+        "finished",
         "highest",
         "late",
         "module",
@@ -406,6 +408,7 @@ class _Run:
         self.late = 0
         self.timer: asyncio.TimerHandle | None = None
         self.admitted = False
+        self.finished = False
 
     def result(self) -> IcmpResult:
         sent = len(self.tx_ns)
@@ -649,7 +652,7 @@ class IcmpEngine:
             if interval and self._next_send > now:
                 break
             _, order, run = heapq.heappop(heap)
-            if run not in self._runs:  # finished early (cancelled): dropped lazily here
+            if run.finished:  # ended early (cancelled): its entry is dropped lazily here
                 continue
             if self._send(run):
                 budget -= 1
@@ -662,7 +665,7 @@ class IcmpEngine:
             else:  # socket buffer full: retry this one shortly, keep its place
                 heapq.heappush(heap, (now + 0.001, order, run))
                 break
-            now = loop.time()
+            now = time.monotonic()  # what loop.time() reads, without the method call
         if not heap:
             return
         when = max(heap[0][0], self._next_send if interval else 0.0)
@@ -720,6 +723,7 @@ class IcmpEngine:
             self._finish(run)
 
     def _finish(self, run: _Run) -> None:
+        run.finished = True
         self._runs.discard(run)
         if run.timer is not None:
             run.timer.cancel()
@@ -757,7 +761,7 @@ class IcmpEngine:
                     sec, nsec = _TIMESPEC.unpack_from(cdata)
                     rx = sec * 1_000_000_000 + nsec
             kind, ident, seq, extra = parse_icmp(data, raw)
-            if flags & socket.MSG_TRUNC or kind == MALFORMED:
+            if flags & _MSG_TRUNC or kind == MALFORMED:
                 counters.malformed += 1
             elif ident != self._ident and kind in _MATCHED_KINDS:
                 counters.not_ours += 1
