@@ -98,23 +98,31 @@ class Board:
         self._row_h = max(self._row_h, h)
 
     def variable(
-        self, name: str, label: str, query: str, *, regex: str = "", multi: bool = False
+        self,
+        name: str,
+        label: str,
+        query: str,
+        *,
+        regex: str = "",
+        multi: bool = False,
+        default: str | None = None,
     ) -> None:
-        self.variables.append(
-            {
-                "name": name,
-                "label": label,
-                "type": "query",
-                "datasource": DS,
-                "query": {"query": query, "refId": f"var-{name}"},
-                "definition": query,
-                "regex": regex,
-                "refresh": 2,
-                "sort": 1,
-                "multi": multi,
-                "includeAll": multi,
-            }
-        )
+        entry: Json = {
+            "name": name,
+            "label": label,
+            "type": "query",
+            "datasource": DS,
+            "query": {"query": query, "refId": f"var-{name}"},
+            "definition": query,
+            "regex": regex,
+            "refresh": 2,
+            "sort": 1,
+            "multi": multi,
+            "includeAll": multi,
+        }
+        if default is not None:
+            entry["current"] = {"text": default, "value": default}
+        self.variables.append(entry)
 
     def json(self) -> Json:
         return {
@@ -178,7 +186,8 @@ def hide_columns(*names: str) -> Json:
 
 
 def profile_variable(board: Board) -> None:
-    board.variable("profile", "Profile", "label_values(vcmon_site_verdict, profile)")
+    # hd (720p) is the profile provinces plan their rollout for (inventory/quang-ngai.yaml).
+    board.variable("profile", "Profile", "label_values(vcmon_site_verdict, profile)", default="hd")
 
 
 def province_overview() -> Json:
