@@ -15,6 +15,7 @@ import argparse
 import csv
 import io
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from enum import StrEnum
@@ -63,6 +64,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         return fail(exc)
+    except BrokenPipeError:
+        # `vcmon ... | head`: the reader left; not an error worth a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(
+            f"vcmon: internal error: {type(exc).__name__} (rerun with --debug and report it)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
 
 
 def fail(exc: VcmonError) -> int:
@@ -135,6 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=OutputFormat.TABLE.value,
         help="table (default), json (everything) or csv (one row per site)",
     )
+    p.add_argument(
+        "--measurements",
+        type=Path,
+        metavar="FILE",
+        help="judge on measured numbers (from `vcmon assess --out FILE`) plus the topology",
+    )
     p.set_defaults(handler=cmd_analyze)
 
     p = sub.add_parser(
@@ -165,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--snmp-port", type=int, default=161, help="UDP port of the SNMP agents (default 161)"
     )
     p.set_defaults(handler=cmd_run)
+    _add_probe_parsers(sub)
     _add_plan_parser(sub)
     _add_report_parser(sub)
     return parser
@@ -253,8 +273,27 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     graph = topology.build_graph(inv)
     routes = topology.routes(graph, conf.bridge)
+    measurements, now = None, None
+    if args.measurements is not None:
+        from vcmon.report.measurements import load_measurements
+
+        measurements = load_measurements(args.measurements)
+        # judged as of the newest measurement: an assessment file stays readable later
+        now = max(
+            [m.measured_at for m in measurements.paths.values()]
+            + [m.measured_at for m in measurements.links.values()],
+            default=0.0,
+        )
     verdicts = readiness.assess(
-        inv, graph, routes, sites, topo, cascade_at=cascade_at, profiles=profiles
+        inv,
+        graph,
+        routes,
+        sites,
+        topo,
+        cascade_at=cascade_at,
+        profiles=profiles,
+        measurements=measurements,
+        now=now,
     )
     load_profile = conf.profile if conf.profile in profiles else profiles[0]
     scenario = topology.Scenario(sites, inv.profiles[load_profile], topo, cascade_at)
@@ -645,4 +684,122 @@ def cmd_report(args: argparse.Namespace) -> int:
     )
     for path in report.write_report(data, args.out, args.lang):
         print(path)
+    return EXIT_OK
+
+
+# --- probe / assess --------------------------------------------------------------------
+
+
+def _add_probe_parsers(sub: Any) -> None:
+    p = sub.add_parser(
+        "probe",
+        help="probe one site now and show raw results, measurements and metrics",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("path", type=Path, help="inventory file or directory")
+    p.add_argument("--site", required=True, metavar="CODE", help="the site to probe")
+    p.add_argument("--module", metavar="NAME", help="only this probe module")
+    p.add_argument(
+        "--snmp-gap",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="time between the two SNMP polls a rate needs (default 10)",
+    )
+    p.add_argument("--snmp-port", type=int, default=161, help=argparse.SUPPRESS)
+    p.set_defaults(handler=cmd_probe)
+
+    p = sub.add_parser(
+        "assess",
+        help="probe every site for a while and write measurements for analyze/plan/report",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("path", type=Path, help="inventory file or directory")
+    p.add_argument(
+        "--duration", default="5m", help="how long to probe, e.g. 90s, 5m, 1h (default 5m)"
+    )
+    p.add_argument("--out", type=Path, metavar="FILE", help="write measurements JSON here")
+    p.add_argument("--snmp-port", type=int, default=161, help=argparse.SUPPRESS)
+    p.set_defaults(handler=cmd_assess)
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from vcmon.assessment import as_jsonable, probe_site
+    from vcmon.exporter.collector import SnapshotCollector
+    from vcmon.exporter.view import Evaluator
+    from vcmon.store import Store
+
+    inv = _load(args.path)
+    report = asyncio.run(
+        probe_site(
+            inv, args.site, module=args.module, snmp_gap_s=args.snmp_gap, snmp_port=args.snmp_port
+        )
+    )
+    store = Store()
+    out = sys.stdout
+    for dev, result, pm in report.icmp:
+        out.write(f"== {dev.name} ({dev.address}) {result.module}: raw result\n")
+        json.dump(as_jsonable(result), out, indent=1)
+        out.write("\n-- measurement\n")
+        json.dump(as_jsonable(pm), out, indent=1)
+        out.write("\n")
+        store.record_path(pm)
+    for dev, first, second, links in report.snmp:
+        out.write(f"== {dev.name} ({dev.address}) SNMP: raw results\n")
+        json.dump(as_jsonable([first, second]), out, indent=1)
+        out.write("\n-- link measurements\n")
+        json.dump(as_jsonable(links), out, indent=1)
+        out.write("\n")
+        for lm in links:
+            store.record_link(lm)
+        if first.failure is not None:
+            store.record_snmp_error(dev.name, first.failure)
+    if not report.icmp and not report.snmp:
+        out.write(f"site {args.site} has no device with a matching probe module\n")
+        return EXIT_OK
+    evaluator = Evaluator()
+    evaluator.set_inventory(inv)
+    evaluator.evaluate(store.snapshot())
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(evaluator.latest))
+    out.write("-- metrics this site would give\n")
+    probed_links = {lm.link for _, _, _, lms in report.snmp for lm in lms}
+    for line in generate_latest(registry).decode().splitlines():
+        if f'site="{args.site}"' in line or any(f'link="{lk}"' in line for lk in probed_links):
+            out.write(line + "\n")
+    return EXIT_OK
+
+
+def cmd_assess(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from tqdm import tqdm
+
+    from vcmon.assessment import assess, summarise, write_measurements
+    from vcmon.units import parse_duration
+
+    try:
+        duration = parse_duration(args.duration)
+    except ValueError as exc:
+        raise _usage_error(f"--duration: {exc}") from None
+    inv = _load(args.path)
+    with tqdm(total=100, unit="%", desc="assessing", file=sys.stderr, leave=False) as bar:
+
+        def progress(done: float) -> None:
+            bar.update(round(done * 100) - bar.n)
+
+        measurements = asyncio.run(
+            assess(inv, duration, snmp_port=args.snmp_port, progress=progress)
+        )
+    for line in summarise(measurements, inv):
+        print(line)
+    if args.out is not None:
+        write_measurements(measurements, args.out)
+        print(f"measurements written to {args.out}")
     return EXIT_OK
