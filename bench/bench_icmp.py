@@ -136,7 +136,7 @@ def child(targets_file: str, knobs_json: str, profile: str | None) -> None:
     )  # fmt: skip
 
     async def main() -> int:
-        async with IcmpEngine(min_interval_s=k.interval_ms / 1000, max_targets=10_000) as eng:
+        async with IcmpEngine(min_interval_s=k.interval_ms / 1000) as eng:
             eng._shape(module)  # build the scapy template (and import scapy) before timing
             before = resource.getrusage(resource.RUSAGE_SELF)
             start = time.perf_counter()

@@ -450,7 +450,8 @@ class IcmpEngine:
     """Probe many targets over one ICMP socket.
 
     `max_targets` bounds the targets in flight (the rest queue); `min_interval_s` is the
-    least time between any two sends (fping's -i; 0 sends as fast as spacing allows).
+    least mean time between any two sends (fping's -i), 0.1 ms: at most 10,000 echoes/s
+    leave the NOC, whatever the number of targets; 0 sends as fast as spacing allows.
     """
 
     def __init__(
@@ -458,7 +459,7 @@ class IcmpEngine:
         *,
         socket_kind: SocketKind = SocketKind.AUTO,
         max_targets: int = 4096,
-        min_interval_s: float = 0.0,
+        min_interval_s: float = 1e-4,
         rcvbuf_bytes: int = 8 << 20,
     ) -> None:
         if max_targets < 1 or min_interval_s < 0:
@@ -589,9 +590,11 @@ class IcmpEngine:
         try:
             async with asyncio.timeout(self._guard_s(module)):
                 await done
-        finally:  # timed out or cancelled: stop our runs, keep what they measured
+        except TimeoutError:
+            pass  # only a bug gets here; the runs still end below with what they measured
+        finally:  # on cancellation too: no run of ours stays in the schedule
             for run in runs:
-                if run in self._runs:
+                if not run.finished:
                     self._finish(run)
         return results
 
@@ -719,7 +722,7 @@ class IcmpEngine:
 
     def _expire(self, run: _Run) -> None:
         self._on_readable()  # replies already queued in the kernel still count
-        if run in self._runs:
+        if not run.finished:
             self._finish(run)
 
     def _finish(self, run: _Run) -> None:
