@@ -23,10 +23,11 @@ import logging
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,15 +50,18 @@ from vcmon.model import (
     SecretRef,
     SnmpVersion,
 )
+from vcmon.probers import snmp
 from vcmon.probers.snmp import RateTracker, SnmpEngine, SnmpResult
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.skipif(
+
+def needs_lab(test: Callable[..., None]) -> Callable[..., None]:
+    """Tests on the namespace lab with a real snmpd (the fake-agent tests need neither)."""
+    skip = pytest.mark.skipif(
         os.geteuid() != 0 or shutil.which("snmpd") is None or shutil.which("ip") is None,
         reason="needs root, iproute2 and net-snmp snmpd",
-    ),
-]
+    )
+    return pytest.mark.root(skip(test))  # type: ignore[no-any-return]
+
 
 PORT = 1161
 RUN = f"vs{os.getpid() % 100000}"
@@ -236,6 +240,7 @@ def poll(dev: Device, auth: Auth, module: Module = MODULE) -> SnmpResult:
     return asyncio.run(run())
 
 
+@needs_lab
 def test_v2c_poll_reads_the_kernel_counters_of_lo_and_data0(lab: Lab) -> None:
     ifindex = lab.kernel_stats("data0")["ifindex"]
     sh("snmpset", "-v2c", "-c", lab.secrets["community"] + "rw", f"{AGENT_IP}:{PORT}",
@@ -259,6 +264,7 @@ def test_v2c_poll_reads_the_kernel_counters_of_lo_and_data0(lab: Lab) -> None:
     assert data0.discontinuity_s == 0.0
 
 
+@needs_lab
 def test_missing_interface_is_reported_per_link_and_others_still_measured(lab: Lab) -> None:
     result = poll(device(DATA0, Interface("gone", InterfaceMatch.IFNAME, "eth9")), v2c())
     assert result.failure is None
@@ -268,6 +274,7 @@ def test_missing_interface_is_reported_per_link_and_others_still_measured(lab: L
     assert only_missing.failure is FailureReason.NO_SUCH_INTERFACE
 
 
+@needs_lab
 def test_rate_matches_generated_traffic_within_2_percent_both_directions(lab: Lab) -> None:
     out_packets, in_packets = 3000, 1200
     dev = device(DATA0)
@@ -297,6 +304,7 @@ def test_rate_matches_generated_traffic_within_2_percent_both_directions(lab: La
     assert measurement.spare_bps(Direction.DOWN) == pytest.approx(20e6 - rates.used_down_bps)
 
 
+@needs_lab
 def test_agent_restart_during_polling_reseeds_without_spike_or_negative_rate(lab: Lab) -> None:
     dev = device(DATA0)
     tracker = RateTracker({LINK.id: LINK})
@@ -322,6 +330,7 @@ def test_agent_restart_during_polling_reseeds_without_spike_or_negative_rate(lab
     assert later.used_up_bps is not None and 0 <= later.used_up_bps <= 8e6
 
 
+@needs_lab
 def test_stopped_agent_times_out_without_affecting_a_healthy_device(lab: Lab) -> None:
     module = Module("snmp_fast", ProberKind.SNMP, interval_s=60, timeout_s=0.5, retries=1)
     healthy = device(DATA0)
@@ -342,11 +351,13 @@ def test_stopped_agent_times_out_without_affecting_a_healthy_device(lab: Lab) ->
     assert stats["failures_timeout"] == 1
 
 
+@needs_lab
 def test_wrong_v2c_community_times_out_because_snmpd_drops_it_silently(lab: Lab) -> None:
     result = poll(device(DATA0), v2c("wrong", ENV_WRONG))
     assert result.failure is FailureReason.TIMEOUT
 
 
+@needs_lab
 @pytest.mark.parametrize("user,protocol", [("vcmon", "sha"), ("vcmon256", "sha256")])
 def test_v3_authpriv_polls_like_v2c(lab: Lab, user: str, protocol: str) -> None:
     result = poll(device(DATA0), v3(user=user, auth_protocol=protocol))
@@ -355,16 +366,19 @@ def test_v3_authpriv_polls_like_v2c(lab: Lab, user: str, protocol: str) -> None:
     assert data0 is not None and data0.if_index == lab.kernel_stats("data0")["ifindex"]
 
 
+@needs_lab
 def test_wrong_v3_key_is_auth_failed(lab: Lab) -> None:
     assert poll(device(DATA0), v3(auth_env=ENV_WRONG)).failure is FailureReason.AUTH_FAILED
     assert poll(device(DATA0), v3(user="nobody")).failure is FailureReason.AUTH_FAILED
 
 
+@needs_lab
 def test_unset_secret_is_a_result_not_an_exception(lab: Lab) -> None:
     result = poll(device(DATA0), v2c("unset", f"VCMON_TEST_UNSET_{RUN}"))
     assert result.failure is FailureReason.SECRET_MISSING
 
 
+@needs_lab
 def test_two_keys_for_one_v3_user_in_one_engine_is_a_setup_error(lab: Lab) -> None:
     async def run() -> None:
         async with SnmpEngine() as engine:
@@ -375,6 +389,7 @@ def test_two_keys_for_one_v3_user_in_one_engine_is_a_setup_error(lab: Lab) -> No
         asyncio.run(run())
 
 
+@needs_lab
 def test_counter32_fallback_where_the_agent_has_no_hc_counters(lab: Lab) -> None:
     os.environ[f"{ENV_COMMUNITY}_32"] = lab.secrets["community"] + "32"
     try:
@@ -387,6 +402,7 @@ def test_counter32_fallback_where_the_agent_has_no_hc_counters(lab: Lab) -> None
     assert data0.out_octets == lab.kernel_stats("data0")["tx_bytes"] % 2**32
 
 
+@needs_lab
 def test_secrets_appear_in_no_log_result_repr_or_stat(
     lab: Lab, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -406,3 +422,163 @@ def test_secrets_appear_in_no_log_result_repr_or_stat(
     assert "auth_failed" in everything and "timeout" in everything  # failures were logged
     for value in lab.secrets.values():
         assert value not in everything
+
+
+# --- a fake agent on loopback: replies a real agent would not send ----------------------
+# It answers GETBULK from a literal MIB with GETNEXT semantics, built with the engine's own
+# BER helpers (a second codec here would only test itself).
+
+UPTIME, IFNUMBER = (*snmp.SYS_UPTIME, 0), (*snmp.IF_NUMBER, 0)
+TIMETICKS, GAUGE, COUNTER32, COUNTER64 = 0x43, 0x42, 0x41, 0x46
+INTEGER, OCTETS = 0x02, 0x04
+FAKE_COMMUNITY = "fake-community"
+WAN = Interface("wan", InterfaceMatch.IFNAME, "wan0")
+
+
+def good_mib() -> dict[tuple[int, ...], tuple[int, bytes]]:
+    mib: dict[tuple[int, ...], tuple[int, bytes]] = {
+        UPTIME: (TIMETICKS, (123_456).to_bytes(3, "big")),
+        IFNUMBER: (INTEGER, b"\x02"),
+    }
+    for index, name in ((1, b"lo"), (2, b"wan0")):
+        mib[(*snmp.IF_NAME, index)] = (OCTETS, name)
+        mib[(*snmp.IF_DESCR, index)] = (OCTETS, name)
+        mib[(*snmp.IF_HC_IN_OCTETS, index)] = (COUNTER64, (10_000 * index).to_bytes(4, "big"))
+        mib[(*snmp.IF_HC_OUT_OCTETS, index)] = (COUNTER64, (20_000 * index).to_bytes(4, "big"))
+        mib[(*snmp.IF_HIGH_SPEED, index)] = (GAUGE, b"\x64")  # 100 Mb/s
+        mib[(*snmp.IF_OPER_STATUS, index)] = (INTEGER, b"\x01")
+        mib[(*snmp.IF_IN_ERRORS, index)] = (COUNTER32, b"\x00")
+        mib[(*snmp.IF_OUT_DISCARDS, index)] = (COUNTER32, b"\x00")
+        mib[(*snmp.IF_COUNTER_DISCONTINUITY_TIME, index)] = (TIMETICKS, b"\x00")
+    return mib
+
+
+class FakeAgent(asyncio.DatagramProtocol):
+    def __init__(self, mib: dict[tuple[int, ...], tuple[int, bytes]], mode: str = "ok") -> None:
+        self.oids = sorted(mib)
+        self.mib = mib
+        self.mode = mode
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def next_after(self, oid: tuple[int, ...]) -> tuple[tuple[int, ...], int, bytes]:
+        for candidate in self.oids:
+            if candidate > oid:
+                return (candidate, *self.mib[candidate])
+        return oid, 0x82, b""  # endOfMibView
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        _, pos, end = snmp._read(data, 0, len(data))
+        _, _, pos = snmp._read(data, pos, end)
+        _, start, pos = snmp._read(data, pos, end)
+        community = data[start:pos]
+        _, pos, end = snmp._read(data, pos, end)
+        header = []
+        for _ in range(3):
+            _, start, pos = snmp._read(data, pos, end)
+            header.append(int.from_bytes(data[start:pos], "big"))
+        request_id, non_repeaters, max_reps = header
+        _, pos, end = snmp._read(data, pos, end)
+        asked = []
+        while pos < end:
+            _, start, pos = snmp._read(data, pos, end)
+            _, name_start, name_end = snmp._read(data, start, pos)
+            asked.append(snmp._decode_oid(data[name_start:name_end]))
+        answer = [self.next_after(oid) for oid in asked[:non_repeaters]]
+        cursors = asked[non_repeaters:]
+        for _ in range(max_reps):
+            row = [self.next_after(oid) for oid in cursors]
+            if self.mode == "stuck":  # an agent that answers the OIDs it was asked
+                row = [(oid, INTEGER, b"\x01") for oid in cursors]
+            answer += row
+            cursors = [oid for oid, _, _ in row]
+        varbinds = b"".join(
+            snmp._tlv(0x30, snmp._ber_oid(oid) + snmp._tlv(tag, body)) for oid, tag, body in answer
+        )
+        pdu = snmp._ber_int(request_id) + snmp._ber_int(0) + snmp._ber_int(0)
+        pdu = snmp._tlv(0xA2, pdu + snmp._tlv(0x30, varbinds))
+        reply = snmp._tlv(0x30, snmp._ber_int(1) + snmp._tlv(0x04, community) + pdu)
+        assert self.transport is not None
+        if self.mode == "garbage_first":
+            self.transport.sendto(b"\x30\x05\x02\x01\x01\x04\x00", addr)
+            self.transport.sendto(reply[:-3], addr)  # truncated
+        if self.mode == "other_host":
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other:
+                other.sendto(reply, addr)  # right request id, wrong source port
+            return
+        self.transport.sendto(reply, addr)
+
+
+def poll_fake(
+    mib: dict[tuple[int, ...], tuple[int, bytes]], mode: str = "ok"
+) -> tuple[SnmpResult, dict[str, int]]:
+    os.environ["VCMON_TEST_FAKE_COMMUNITY"] = FAKE_COMMUNITY
+    module = Module("fast", ProberKind.SNMP, interval_s=60, timeout_s=0.3, retries=0)
+
+    async def run() -> tuple[SnmpResult, dict[str, int]]:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: FakeAgent(mib, mode), local_addr=("127.0.0.1", 0)
+        )
+        port = transport.get_extra_info("sockname")[1]
+        try:
+            async with SnmpEngine() as engine:
+                dev = Device("fake", "agent", "127.0.0.1", (), None, (WAN,))
+                result = await engine.poll(dev, v2c("fake", "VCMON_TEST_FAKE_COMMUNITY"), module,
+                                           port)  # fmt: skip
+                return result, engine.stats()
+        finally:
+            transport.close()
+
+    try:
+        return asyncio.run(run())
+    finally:
+        del os.environ["VCMON_TEST_FAKE_COMMUNITY"]
+
+
+def test_fake_agent_good_reply_gives_the_literal_numbers() -> None:
+    result, _ = poll_fake(good_mib())
+    wan = result.sample("wan")
+    assert result.failure is None and result.sys_uptime_s == 1234.56
+    assert wan is not None and (wan.if_index, wan.in_octets, wan.out_octets) == (2, 20_000, 40_000)
+    assert wan.speed_bps == 100e6 and wan.oper_up is True
+
+
+def test_malformed_datagrams_are_counted_and_the_real_reply_still_used() -> None:
+    result, stats = poll_fake(good_mib(), "garbage_first")
+    assert result.failure is None and result.sample("wan") is not None
+    assert stats["ignored_datagrams"] == 2
+
+
+def test_reply_from_another_source_is_ignored_and_the_poll_times_out() -> None:
+    result, stats = poll_fake(good_mib(), "other_host")
+    assert result.failure is FailureReason.TIMEOUT
+    assert stats["ignored_datagrams"] == 1
+
+
+def test_agent_that_does_not_advance_is_a_bad_response_not_a_loop() -> None:
+    result, _ = poll_fake(good_mib(), "stuck")
+    assert result.failure is FailureReason.BAD_RESPONSE
+
+
+def test_missing_sysuptime_is_a_bad_response() -> None:
+    mib = good_mib()
+    del mib[UPTIME]
+    assert poll_fake(mib)[0].failure is FailureReason.BAD_RESPONSE
+
+
+def test_wrong_types_and_missing_rows_leave_values_empty_and_rates_report_it() -> None:
+    mib = good_mib()
+    mib[(*snmp.IF_HC_IN_OCTETS, 2)] = (OCTETS, b"12345")  # a string where a counter belongs
+    mib[(*snmp.IF_HC_OUT_OCTETS, 2)] = (OCTETS, b"oops")
+    del mib[(*snmp.IF_HIGH_SPEED, 2)]  # missing row
+    result, _ = poll_fake(mib)
+    wan = result.sample("wan")
+    assert result.failure is None and wan is not None
+    assert wan.in_octets is None and wan.out_octets is None and wan.speed_bps is None
+    link = Link("wan", "agent", "peer", Medium.FIBRE, 0.0, 0.0, None, LinkRole.PRIMARY)
+    rates = RateTracker({"wan": link}).update(Device("fake", "agent", "127.0.0.1", (), None,
+                                                     (WAN,)), result)["wan"]  # fmt: skip
+    assert rates.failure is FailureReason.BAD_RESPONSE

@@ -1,20 +1,28 @@
-"""SNMP engine: one shared pysnmp 7 asyncio engine polls IF-MIB on every device.
+"""SNMP engine: one object, one event loop, polls IF-MIB on every device (v2c and v3).
 
 The only module that imports pysnmp; no pysnmp type leaves it. Each poll is GETBULK of
 exactly the IF-MIB columns needed (numeric OIDs: Debian ships no MIB files) plus sysUpTime
-and ifNumber, with max-repetitions sized to the device's table as learned on its last poll.
+and ifNumber, with max-repetitions sized to the device's table as learned on its last poll;
+columns that do not fit continue from their last row.
 
-Why not `pysnmp.hlapi.v3arch.asyncio.bulk_cmd`: it registers every target in the engine's
-SNMP-TARGET-MIB tables (LCD), each registration invalidates the target lookup cache, and
-every request looks the target up again through the MIB instrumentation. That was the
-103-124 s first sweep of 2,000 agents in LAB-NOTES. Here the security parameters are
-registered once per *credential* (community or USM user) and requests go straight to the
-engine's message dispatcher with the address, so adding a target costs nothing.
+Where the time went, and what this module does instead (bench/RESULTS.md, "SNMP engine"):
+- `pysnmp.hlapi.v3arch.asyncio.bulk_cmd` registers every target in the engine's
+  SNMP-TARGET-MIB tables (LCD); each registration invalidates the target lookup cache and
+  every request looks its target up again through MIB instrumentation: the 103-124 s first
+  sweep of 2,000 agents in LAB-NOTES. Here credentials are registered once per *credential*
+  and v3 requests go straight to the shared pysnmp engine's message dispatcher with the
+  address, so a new target costs nothing.
+- pyasn1's generic BER decoder then cost ~15 ms of CPU per IF-MIB reply (80-90% of the
+  engine), ~6x snmp_exporter. v2c needs no security processing, so v2c GETBULK is encoded
+  and its reply decoded by the small codec at the end of this module, on one asyncio UDP
+  socket (`_V2cClient`); v3 keeps pysnmp for USM authentication and privacy.
 
-A target failure is a result (`SnmpResult.failure`), never an exception. The engine raises
-only `ProbeSetupError` (unknown auth protocol, auth/version mismatch, used outside `async
-with`). Secrets are resolved at use time, handed to pysnmp, and never logged or repr'd;
-pysnmp's own debug output (`pysnmp.debug`) dumps raw packets, so vcmon never enables it.
+A target failure is a result (`SnmpResult.failure`), never an exception; malformed replies,
+replies from another host than asked and late replies are dropped and counted
+(`stats()["ignored_datagrams"]`). The engine raises only `ProbeSetupError` (unknown auth
+protocol, incomplete auth, two keys for one v3 user, use outside `async with`). Secrets are
+resolved at use time and never logged or repr'd; pysnmp's own debug output (`pysnmp.debug`)
+dumps raw packets and its community tables, so vcmon never enables it.
 """
 
 from __future__ import annotations
@@ -89,6 +97,8 @@ _COMMON_COLUMNS = (IF_HIGH_SPEED, IF_OPER_STATUS, IF_IN_ERRORS, IF_OUT_DISCARDS,
 _OPER_UP = 1
 DEFAULT_MAX_REPETITIONS = 16
 """For a device's first poll, before its ifNumber is known."""
+MAX_REQUESTS_PER_WALK = 100
+"""Bounds a walk: 100 x 600 varbinds is far beyond any router's IF-MIB."""
 MAX_VARBINDS_PER_REQUEST = 600
 """Keeps a response under a typical 64 KiB UDP message; the agent trims further if it must."""
 
@@ -145,7 +155,7 @@ class _Security:
 
 
 class SnmpEngine:
-    """One pysnmp engine, one UDP socket, for every device. Use as an async context manager.
+    """One pysnmp engine (v3) and one UDP socket (v2c) for every device; an async context manager.
 
     `concurrency` bounds requests in flight (also what keeps the socket's receive buffer
     from overflowing when thousands of agents answer at once).
@@ -354,14 +364,16 @@ class SnmpEngine:
         """GETBULK the columns (and the scalars, on the first request) to their ends.
 
         A column is done when the agent steps past it or it has ifNumber rows; the rest
-        continue from their last row. An agent that does not move forward is a bad response.
+        continue from their last row. An agent whose OIDs do not increase is a bad response.
         """
         table: dict[Oid, dict[int, int | str | None]] = {c: {} for c in columns}
         pending: dict[Oid, Oid] = {c: c for c in columns}
         scalars: dict[Oid, int | str | None] = {}
         if_number: int | None = None
         first = True
-        while pending:
+        for _ in range(MAX_REQUESTS_PER_WALK):
+            if not pending:
+                return scalars, table
             starts = list(pending.items())
             non_repeaters = [SYS_UPTIME, IF_NUMBER] if first else []
             per_request = max(1, MAX_VARBINDS_PER_REQUEST // len(starts))
@@ -379,25 +391,27 @@ class SnmpEngine:
                 first = False
             if not varbinds:
                 raise _PollFailedError(FailureReason.BAD_RESPONSE)
-            moved = False
             finished: set[Oid] = set()
             for i, (oid, value) in enumerate(varbinds):
-                column, start = starts[i % len(starts)]
+                column = starts[i % len(starts)][0]
                 if column in finished:
                     continue
-                in_column = len(oid) == len(column) + 1 and oid[:-1] == column
-                if value is _END or not in_column or oid <= pending[column]:
+                if value is _END:
                     finished.add(column)
-                    continue
-                table[column][oid[-1]] = value
-                pending[column] = oid
-                moved = moved or oid > start
+                elif oid <= pending[column]:
+                    # GETNEXT must move forward (RFC 3416 4.2.2); else we would loop forever
+                    raise _PollFailedError(FailureReason.BAD_RESPONSE)
+                elif len(oid) == len(column) + 1 and oid[:-1] == column:
+                    table[column][oid[-1]] = value
+                    pending[column] = oid
+                else:
+                    finished.add(column)
             for column in list(pending):
                 full = if_number is not None and len(table[column]) >= if_number
                 if column in finished or full:
                     del pending[column]
-            if pending and not moved:
-                raise _PollFailedError(FailureReason.BAD_RESPONSE)
+        if pending:  # an endless table (or an agent feeding one): give up on this device
+            raise _PollFailedError(FailureReason.BAD_RESPONSE)
         return scalars, table
 
     async def _request(
