@@ -35,8 +35,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from vcmon.model import (
     ConferenceTopology,
@@ -53,6 +52,9 @@ from vcmon.model import (
 )
 from vcmon.topology import LinkLoad, Routes, Scenario, conference_load, opposite
 from vcmon.units import format_duration, format_rate
+
+if TYPE_CHECKING:  # only for the annotation: the graph is built and walked by vcmon.topology
+    import networkx as nx
 
 __all__ = ["Basis", "ProfileVerdict", "Reason", "SiteReadiness", "assess"]
 
@@ -73,7 +75,9 @@ class Reason:
 
     For RTT, jitter and loss the threshold is the limit crossed (the ready limit for a
     degraded verdict, the degraded limit for not_ready); for spare capacity, value is the
-    spare and threshold the conference demand on that link and direction.
+    spare and threshold the conference demand on that link and direction; for stale data,
+    the age and the maximum age. NO_DATA, PROBE_FAILED and UNREACHABLE carry no number
+    (value and threshold 0).
 
     >>> Reason(Metric.RTT_P95, Verdict.DEGRADED, 0.182, 0.1, "Teams", "A").text()
     'rtt_p95 182 ms > 100 ms (ready limit; Teams)'
@@ -210,7 +214,11 @@ def assess(
 
 
 class _Judge:
-    """The checks for one profile and scenario, memoised per site and per link."""
+    """The checks for one profile and scenario.
+
+    Path-wide facts (capacity reasons along the path, expected one-way latency) are computed
+    once for every routed site, bridge first, each from its next hop's: linear in the sites.
+    """
 
     def __init__(
         self,
@@ -230,20 +238,26 @@ class _Judge:
         self.now = 0.0 if now is None else now
         self.basis = Basis.PLANNED if measurements is None else Basis.MEASURED
         self._path: dict[str, tuple[Reason, ...]] = {}
-        self._latency: dict[str, float | None] = {}
-        self._capacity: dict[tuple[str, Direction, bool], Reason | None] = {}
+        self._capacity: dict[str, tuple[Reason, ...]] = {}
+        self._one_way: dict[str, float | None] = {}
+        for site, hops in routes.hops.items():  # every site after its next hop
+            if not hops:
+                self._capacity[site], self._one_way[site] = (), 0.0
+                continue
+            upstream, hop = routes.paths[site][1], hops[0]
+            own = [
+                self._capacity_reason(hop.link, hop.direction, towards=True),
+                self._capacity_reason(hop.link, opposite(hop.direction), towards=False),
+            ]
+            self._capacity[site] = (*(r for r in own if r), *self._capacity[upstream])
+            latency, rest = inventory.links[hop.link].latency_s, self._one_way[upstream]
+            self._one_way[site] = None if latency is None or rest is None else latency + rest
 
     def verdict(self, site: str) -> ProfileVerdict:
         if site not in self.routes.paths:
             reason = Reason(Metric.UNREACHABLE, Verdict.NOT_READY, 0.0, 0.0, ROUTING_SOURCE, site)
             return self._verdict(site, (reason,), RootCause.LOCAL, site)
-        reasons = list(self.path_reasons(site))
-        for hop in self.routes.hops[site]:
-            for towards_bridge in (True, False):
-                direction = hop.direction if towards_bridge else opposite(hop.direction)
-                found = self.capacity_reason(hop.link, direction, towards_bridge)
-                if found is not None:
-                    reasons.append(found)
+        reasons = self.path_reasons(site) + self._capacity[site]
         if not reasons:
             return self._verdict(site, (), RootCause.NONE, None)
         worst = max(r.verdict.rank for r in reasons)
@@ -251,7 +265,7 @@ class _Judge:
             (self._blame(site, r) for r in reasons if r.verdict.rank == worst),
             key=lambda blame: blame[0],
         )[1:]
-        return self._verdict(site, tuple(reasons), cause, root)
+        return self._verdict(site, reasons, cause, root)
 
     def _verdict(
         self, site: str, reasons: tuple[Reason, ...], cause: RootCause, root: str | None
@@ -283,31 +297,18 @@ class _Judge:
         return cached
 
     def _planned(self, site: str) -> list[Reason]:
-        one_way = self._one_way(site)
+        one_way = self._one_way[site]
         if one_way is None or site == self.routes.bridge:
             return []
         found = _grade(Metric.RTT_P95, 2 * one_way, self.policy.rtt_p95_s, site, ESTIMATED)
         return [] if found is None else [found]
-
-    def _one_way(self, site: str) -> float | None:
-        """Sum of expected one-way latencies to the bridge; None if any link lacks one."""
-        if site in self._latency:
-            return self._latency[site]
-        hops = self.routes.hops[site]
-        total: float | None = 0.0
-        if hops:
-            own = self.inventory.links[hops[0].link].latency_s
-            upstream = self._one_way(self.routes.paths[site][1])
-            total = None if own is None or upstream is None else own + upstream
-        self._latency[site] = total
-        return total
 
     def _measured(self, site: str) -> list[Reason]:
         assert self.measurements is not None
         max_age = self.policy.max_age_s
         pm = self.measurements.paths.get(site)
         if pm is None:
-            return [Reason(Metric.NO_DATA, Verdict.UNKNOWN, 0.0, max_age, FRESHNESS_SOURCE, site)]
+            return [Reason(Metric.NO_DATA, Verdict.UNKNOWN, 0.0, 0.0, FRESHNESS_SOURCE, site)]
         age = self.now - pm.measured_at
         if age > max_age:
             return [Reason(Metric.STALE, Verdict.UNKNOWN, age, max_age, FRESHNESS_SOURCE, site)]
@@ -317,7 +318,7 @@ class _Judge:
             )
             return [failed]
         if pm.rtt_p95_s is None and pm.jitter_s is None and pm.loss_ratio is None:
-            return [Reason(Metric.NO_DATA, Verdict.UNKNOWN, 0.0, max_age, FRESHNESS_SOURCE, site)]
+            return [Reason(Metric.NO_DATA, Verdict.UNKNOWN, 0.0, 0.0, FRESHNESS_SOURCE, site)]
         checks = (
             (Metric.RTT_P95, pm.rtt_p95_s, self.policy.rtt_p95_s),
             (Metric.JITTER, pm.jitter_s, self.policy.jitter_s),
@@ -328,26 +329,21 @@ class _Judge:
 
     # --- capacity ------------------------------------------------------------------------
 
-    def capacity_reason(self, link: str, direction: Direction, towards: bool) -> Reason | None:
+    def _capacity_reason(self, link: str, direction: Direction, towards: bool) -> Reason | None:
         """Does the conference load fit `link` in `direction` (`towards`: site->bridge)?"""
-        key = (link, direction, towards)
-        if key in self._capacity:
-            return self._capacity[key]
         demand = self.loads[link].load_bps(direction)
         spare = self._spare(link, direction)
-        found: Reason | None = None
-        if demand > spare:
-            fits_bare = demand / (1.0 + self.profile.overhead_ratio) <= spare
-            found = Reason(
-                Metric.SPARE_UP if towards else Metric.SPARE_DOWN,
-                Verdict.DEGRADED if fits_bare else Verdict.NOT_READY,
-                spare,
-                demand,
-                self.profile.source,
-                link,
-            )
-        self._capacity[key] = found
-        return found
+        if demand <= spare:
+            return None
+        fits_bare = demand / (1.0 + self.profile.overhead_ratio) <= spare
+        return Reason(
+            Metric.SPARE_UP if towards else Metric.SPARE_DOWN,
+            Verdict.DEGRADED if fits_bare else Verdict.NOT_READY,
+            spare,
+            demand,
+            self.profile.source,
+            link,
+        )
 
     def _spare(self, link: str, direction: Direction) -> float:
         contracted = self.inventory.links[link].capacity(direction)
