@@ -42,6 +42,11 @@ class Daemon:
         self.agents: dict[str, subprocess.Popen[bytes]] = {}
         self.flows: list[Flow] = []
         self.sockets: list[socket.socket] = []
+        self.absent: set[tuple[str, str]] = set()
+        """Veth ends deleted by a reboot in progress."""
+        self.links_down: set[tuple[str, str]] = set()
+        self.rates: dict[tuple[str, str], float] = {}
+        """Rates changed by events, so a rebooted device's links come back at them."""
 
     def start(self) -> None:
         for ns, targets in self.spec["responders"].items():
@@ -98,10 +103,17 @@ class Daemon:
             if action in ("link_down", "link_up"):
                 state = "down" if action == "link_down" else "up"
                 for ns, dev in ev["ends"]:
-                    netns.ip_batch([f"link set dev {dev} {state}"], ns)
+                    if state == "down":
+                        self.links_down.add((ns, dev))
+                    else:
+                        self.links_down.discard((ns, dev))
+                    if (ns, dev) not in self.absent:  # a rebooting device's: boot decides
+                        netns.ip_batch([f"link set dev {dev} {state}"], ns)
             elif action == "rate":
                 for ns, dev, bps in ev["rates"]:
-                    netns.tc_batch([netns.tbf(dev, bps, "change")], ns)
+                    self.rates[(ns, dev)] = bps
+                    if (ns, dev) not in self.absent:  # else boot applies it
+                        netns.tc_batch([netns.tbf(dev, bps, "change")], ns)
             elif action == "agent_down":
                 self.stop_agent(ev["ns"])
             elif action == "agent_up":
@@ -109,7 +121,11 @@ class Daemon:
                     self.start_agent(ev["ns"])
             elif action == "reboot":
                 self.stop_agent(ev["ns"])
-                self.start_agent(ev["ns"])
+                for ns, dev in ev["delete"]:
+                    netns.ip_batch([f"link del dev {dev}"], ns)
+                self.absent |= {(ns, dev) for ns, dev in ev["ends"]}
+                back = time.monotonic() + float(ev.get("duration_s", 0.0))
+                self.loop.at(back, functools.partial(self.boot, ev))
             elif action == "loss_burst":
                 until = time.monotonic() + float(ev["duration_s"])
                 for addr in ev["addresses"]:
@@ -122,6 +138,23 @@ class Daemon:
         record |= {"done_at": time.time(), "offset_s": time.time() - t0, "error": error}
         with (self.dir / "events.jsonl").open("a") as f:
             f.write(json.dumps(record) + "\n")
+
+    def boot(self, ev: dict[str, Any]) -> None:
+        """The second half of a reboot: veths back (fresh counters, current rates), agent
+        restarted (sysUpTime from zero)."""
+        self.absent -= {(ns, dev) for ns, dev in ev["ends"]}
+        try:
+            netns.ip_batch([c["create"] for c in ev["rebuild"]])
+            for c in ev["rebuild"]:
+                for ns, lines in c["ip"].items():
+                    netns.ip_batch(lines, ns)
+                for ns, dev, bps in c["shape"]:
+                    netns.tc_batch([netns.tbf(dev, self.rates.get((ns, dev), bps))], ns)
+            for ns, dev in ev["ends"]:
+                if (ns, dev) in self.links_down:  # a reboot does not mend a cut line
+                    netns.ip_batch([f"link set dev {dev} down"], ns)
+        finally:
+            self.start_agent(ev["ns"])
 
     def wait_agents(self, timeout_s: float) -> list[str]:
         """Wait until each agent wrote its pid file (once listening); return those that did not."""

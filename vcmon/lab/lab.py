@@ -18,7 +18,7 @@ from typing import Any
 
 from vcmon.errors import LabError
 from vcmon.lab import agents, netns
-from vcmon.lab.plan import BRIDGE_ADDR, NOC_ADDR, LabPlan, Veth, build_plan
+from vcmon.lab.plan import BRIDGE_ADDR, NOC_ADDR, LabPlan, Route, Veth, build_plan
 from vcmon.lab.scenario import Action, Loss, Scenario, load_scenario
 from vcmon.lab.traffic import FLOW_PAYLOAD, WIRE_OVERHEAD
 from vcmon.model import Inventory
@@ -182,32 +182,43 @@ def up(
     return _to_state(sdir, state)
 
 
-def _build(plan: LabPlan) -> None:
-    root = [f"netns add {n.name}" for n in plan.namespaces]
-    root += [
+def _route_line(r: Route) -> str:
+    return f"route add {r.dest} via {r.via}" + (f" src {r.src}" if r.src else "")
+
+
+def _veth_commands(plan: LabPlan, v: Veth) -> dict[str, Any]:
+    """Everything that makes one veth: the creating line (root namespace batch), and per
+    end namespace its address, alias, up and the routes through it, and its shaping."""
+    create = (
         f"link add {v.child.ifname} netns {v.child.ns} type veth "
         f"peer name {v.parent.ifname} netns {v.parent.ns}"
-        for v in plan.veths
-    ]
-    netns.ip_batch(root)
-    ends: dict[str, list[tuple[Veth, str]]] = {}
-    for v in plan.veths:
-        ends.setdefault(v.child.ns, []).append((v, "child"))
-        ends.setdefault(v.parent.ns, []).append((v, "parent"))
+    )
+    peers = {v.child.address, v.parent.address}
+    ip: dict[str, list[str]] = {}
+    shape = []
+    for end in (v.child, v.parent):
+        lines = ip.setdefault(end.ns, [])
+        lines.append(f"addr add {end.address}/31 dev {end.ifname}")
+        if end.alias:
+            lines.append(f'link set dev {end.ifname} alias "{end.alias}"')
+        lines.append(f"link set dev {end.ifname} up")
+        if end.rate_bps is not None:
+            shape.append([end.ns, end.ifname, end.rate_bps])
+    for end in (v.child, v.parent):
+        ip[end.ns] += [_route_line(r) for r in plan.ns(end.ns).routes if r.via in peers]
+    return {"create": create, "ip": ip, "shape": shape}
+
+
+def _build(plan: LabPlan) -> None:
+    commands = [_veth_commands(plan, v) for v in plan.veths]
+    netns.ip_batch([f"netns add {n.name}" for n in plan.namespaces])
+    netns.ip_batch([c["create"] for c in commands])
     for ns in plan.namespaces:
-        lines = ["link set lo up"]
-        lines += [f"addr add {a}/32 dev lo" for a in ns.addresses]
-        shaping: list[str] = []
-        for v, side in ends.get(ns.name, []):
-            end = v.child if side == "child" else v.parent
-            lines.append(f"addr add {end.address}/31 dev {end.ifname}")
-            if end.alias:
-                lines.append(f'link set dev {end.ifname} alias "{end.alias}"')
-            lines.append(f"link set dev {end.ifname} up")
-            if end.rate_bps is not None:
-                shaping.append(netns.tbf(end.ifname, end.rate_bps))
-        for r in ns.routes:
-            lines.append(f"route add {r.dest} via {r.via}" + (f" src {r.src}" if r.src else ""))
+        lines = ["link set lo up"] + [f"addr add {a}/32 dev lo" for a in ns.addresses]
+        shaping = []
+        for c in commands:
+            lines += c["ip"].get(ns.name, [])
+            shaping += [netns.tbf(dev, bps) for n, dev, bps in c["shape"] if n == ns.name]
         netns.ip_batch(lines, ns.name)
         netns.tc_batch(shaping, ns.name)
         sysctls = {"net.ipv4.icmp_ratelimit": "0"}
@@ -244,6 +255,13 @@ def _resolve_events(plan: LabPlan, inv: Inventory, sc: Scenario) -> list[dict[st
             if ns not in agent_ns:
                 raise LabError(f"{sc.source}:{ev.line}: device {ev.target} has no lab agent")
             rec["ns"] = ns
+            if ev.action is Action.REBOOT:
+                # A reboot recreates the device's veths, so its counters restart from zero.
+                mine = [v for v in plan.veths if ns in (v.child.ns, v.parent.ns)]
+                rec["delete"] = [[v.child.ns, v.child.ifname] for v in mine]
+                rec["ends"] = [[e.ns, e.ifname] for v in mine for e in (v.child, v.parent)]
+                rec["rebuild"] = [_veth_commands(plan, v) for v in mine]
+                rec["duration_s"] = ev.duration_s
         out.append(rec)
     return out
 
