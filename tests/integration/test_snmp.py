@@ -582,3 +582,20 @@ def test_wrong_types_and_missing_rows_leave_values_empty_and_rates_report_it() -
     rates = RateTracker({"wan": link}).update(Device("fake", "agent", "127.0.0.1", (), None,
                                                      (WAN,)), result)["wan"]  # fmt: skip
     assert rates.failure is FailureReason.BAD_RESPONSE
+
+
+@needs_lab
+def test_pysnmp_debug_output_does_not_carry_v3_keys(lab: Lab) -> None:
+    from pysnmp import debug as pysnmp_debug  # only to switch its debug on, as a user might
+
+    lines: list[str] = []
+    pysnmp_debug.set_logger(pysnmp_debug.Debug("all", printer=lines.append))
+    try:
+        assert poll(device(DATA0), v3()).failure is None
+        assert poll(device(DATA0), v3("bad", auth_env=ENV_WRONG)).failure is not None
+    finally:
+        pysnmp_debug.set_logger(0)
+    dump = "\n".join(lines)
+    assert "usm" in dump.lower()  # debug was on and saw the v3 exchanges
+    for name in ("auth", "priv", "wrong"):
+        assert lab.secrets[name] not in dump

@@ -28,16 +28,18 @@ dumps raw packets and its community tables, so vcmon never enables it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import itertools
 import logging
 import socket
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from pysnmp import debug as pysnmp_debug
 from pysnmp.carrier.asyncio.dgram import udp
 from pysnmp.entity import config as pconfig
 from pysnmp.entity.engine import SnmpEngine as _PysnmpEngine
@@ -294,8 +296,6 @@ class SnmpEngine:
         assert auth.username is not None  # checked by _resolve
         auth_proto = _protocol(auth.auth_protocol, _AUTH_PROTOCOLS, auth, "auth_protocol")
         priv_proto = _protocol(auth.priv_protocol, _PRIV_PROTOCOLS, auth, "priv_protocol")
-        if replace:
-            pconfig.delete_v3_user(self._engine, auth.username)
         args: dict[str, Any] = {}
         level = "noAuthNoPriv"
         if auth_proto is not None and auth.auth_key is not None:
@@ -304,7 +304,10 @@ class SnmpEngine:
         if priv_proto is not None and auth.priv_key is not None:
             args.update(privProtocol=priv_proto, privKey=secrets[1])
             level = "authPriv"
-        pconfig.add_v3_user(self._engine, auth.username, **args)
+        with _pysnmp_debug_off():  # its addV3User debug line prints the keys in clear
+            if replace:
+                pconfig.delete_v3_user(self._engine, auth.username)
+            pconfig.add_v3_user(self._engine, auth.username, **args)
         return _Security(3, 3, auth.username.encode(), _SECURITY_LEVEL[level])
 
     # --- one poll -----------------------------------------------------------------------
@@ -529,6 +532,16 @@ class _End:
 
 
 _END: Any = _End()
+
+
+@contextlib.contextmanager
+def _pysnmp_debug_off() -> Iterator[None]:
+    saved = pysnmp_debug.logger
+    pysnmp_debug.set_logger(0)
+    try:
+        yield
+    finally:
+        pysnmp_debug.set_logger(saved)
 
 
 def _value(value: Any) -> int | str | None:
