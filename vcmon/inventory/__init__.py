@@ -39,7 +39,9 @@ def load_inventory(path: str | os.PathLike[str]) -> Inventory:
     if "conference" not in sources.singles and sources.docs:
         files = ", ".join(d.file for d in sources.docs)
         problems.append(
-            InventoryError.single(files, 0, "conference", "missing section").problems[0]
+            InventoryError.single(
+                files, 0, "conference", "missing section (at least the bridge site)"
+            ).problems[0]
         )
     resolver = Resolver(sources)
     inventory = resolver.resolve()

@@ -6,7 +6,6 @@ already vouched for types and units of every entry not in `sources.broken`.
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -15,6 +14,7 @@ from typing import Any
 
 from vcmon.errors import Problem
 from vcmon.inventory import defaults
+from vcmon.inventory._schema import did_you_mean
 from vcmon.inventory._sources import Entry, Sources
 from vcmon.model import (
     Auth,
@@ -55,16 +55,6 @@ def ratio(value: str | float) -> float:
     if isinstance(value, str):
         return float(value.strip().rstrip("%").strip()) / 100.0
     return float(value)
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """Hint for a misspelt reference.
-
-    >>> did_you_mean("5300", ["51", "530", "536"])
-    " (did you mean '530'?)"
-    """
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 class Resolver:
@@ -155,16 +145,16 @@ class Resolver:
         return Policy(
             rtt_p95_s=threshold("rtt_p95", base.rtt_p95_s, parse_duration),
             jitter_s=threshold("jitter", base.jitter_s, parse_duration),
-            loss_ratio=threshold("loss", base.loss_ratio, self._ratio_at(entry)),
+            loss_ratio=threshold("loss", base.loss_ratio, self._ratio_at(entry, "loss")),
             max_age_s=parse_duration(data["max_age"]) if "max_age" in data else base.max_age_s,
             hysteresis_cycles=data.get("hysteresis_cycles", base.hysteresis_cycles),
         )
 
-    def _ratio_at(self, entry: Entry) -> Callable[[Any], float]:
+    def _ratio_at(self, entry: Entry, *sub: str) -> Callable[[Any], float]:
         def parse(value: Any) -> float:
             result = ratio(value)
             if result > 1:
-                self._add(entry, f"{value!r} is more than 100%")
+                self._add(entry, f"{value!r} is more than 100%", *sub)
             return result
 
         return parse
@@ -197,7 +187,9 @@ class Resolver:
             out[name] = Profile(
                 name=name,
                 stream_bps=_get(data, "stream", parse_rate, old.stream_bps),
-                overhead_ratio=_get(data, "overhead", self._ratio_at(entry), old.overhead_ratio),
+                overhead_ratio=_get(
+                    data, "overhead", self._ratio_at(entry, "overhead"), old.overhead_ratio
+                ),
                 source=data.get("source", old.source),
                 policy=own_policy,
                 sfu_max_tiles=data.get("sfu_max_tiles", old.sfu_max_tiles),
@@ -453,7 +445,7 @@ class Resolver:
                 if address in addresses:
                     self._add(
                         entry,
-                        f"address {address} is also device '{addresses[address]}'s",
+                        f"address {address} is already used by device '{addresses[address]}'",
                         "address",
                     )
                 addresses.setdefault(address, name)

@@ -36,6 +36,10 @@ _JSON_TYPES = {
     type(None): "nothing (null)",
 }
 
+_OWN_WORDS = frozenset(
+    {"required", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength"}
+)
+
 _Fast = Callable[[Any], Any]
 
 # Validators are costly to build (schema check, code generation): one per schema per process.
@@ -64,7 +68,22 @@ def check_schema(doc: Document, schema: Mapping[str, Any]) -> list[Problem]:
     problems: list[Problem] = []
     for error in validator.iter_errors(doc.data):
         problems.extend(_translate(doc, error))
-    return problems
+    return _without_echoes(problems)
+
+
+def _without_echoes(problems: list[Problem]) -> list[Problem]:
+    """Drop "missing required key 'to'" where "unknown key 'too' (did you mean 'to'?)" says it."""
+    hinted = {
+        (p.file, p.path.rpartition(".")[0], p.message.rpartition("(did you mean ")[2])
+        for p in problems
+        if p.message.startswith("unknown key ")
+    }
+    return [
+        p
+        for p in problems
+        if not p.message.startswith("missing required key ")
+        or (p.file, p.path, p.message.removeprefix("missing required key ") + "?)") not in hinted
+    ]
 
 
 def _validators_for(schema: Mapping[str, Any]) -> tuple[Draft202012Validator, _Fast | None]:
@@ -92,7 +111,7 @@ def _translate(doc: Document, error: ValidationError) -> Iterable[Problem]:
     if keyword == "additionalProperties" and isinstance(value, dict):
         known = list(schema.get("properties", {}))
         for key in _extra_keys(value, schema):
-            yield doc.problem([*path, key], f"unknown key '{key}'{_did_you_mean(key, known)}")
+            yield doc.problem([*path, key], f"unknown key '{key}'{did_you_mean(key, known)}")
         return
     if keyword == "propertyNames":
         # jsonschema reports a bad key at its mapping; point at the key itself.
@@ -107,7 +126,8 @@ def _message(
     keyword: Any, expected: Any, value: Any, schema: Mapping[str, Any], error: ValidationError
 ) -> str:
     template = schema.get("x-message")
-    if isinstance(template, str) and keyword != "required":
+    # x-message says what a valid value looks like; range and presence speak for themselves.
+    if isinstance(template, str) and keyword not in _OWN_WORDS:
         return template.format(value=value)
     if keyword == "required":
         missing = [k for k in expected if isinstance(value, dict) and k not in value]
@@ -117,7 +137,7 @@ def _message(
         return f"expected {' or '.join(types)}, got {_json_type(value)} {value!r}"
     if keyword == "enum":
         choices = ", ".join(str(c) for c in expected)
-        hint = _did_you_mean(str(value), [str(c) for c in expected])
+        hint = did_you_mean(str(value), [str(c) for c in expected])
         return f"{value!r} is not one of: {choices}{hint}"
     if keyword == "const":
         return f"must be {expected!r} (got {value!r})"
@@ -142,14 +162,17 @@ def _extra_keys(value: dict[Any, Any], schema: Mapping[str, Any]) -> list[Any]:
     return [k for k in value if k not in props and not any(p.search(str(k)) for p in patterns)]
 
 
-def _did_you_mean(word: str, choices: list[str]) -> str:
-    """A hint for a misspelt key or value, or nothing.
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """A hint for a misspelt key, value or reference (case-insensitive), or nothing.
 
-    >>> _did_you_mean("sitee", ["site", "to"]), _did_you_mean("zzz", ["site"])
-    (" (did you mean 'site'?)", '')
+    >>> did_you_mean("sitee", ["site", "to"]), did_you_mean("4G", ["fibre", "4g"])
+    (" (did you mean 'site'?)", " (did you mean '4g'?)")
+    >>> did_you_mean("5300", ["51", "530", "536"]), did_you_mean("zzz", ["site"])
+    (" (did you mean '530'?)", '')
     """
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    by_lower = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
+    return f" (did you mean '{by_lower[close[0]]}'?)" if close else ""
 
 
 def _json_type(value: Any) -> str:

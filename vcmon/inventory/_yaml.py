@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import os
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,7 +157,7 @@ def parse_yaml(text: str, name: str) -> Document:
         try:
             root = yaml.compose(text, Loader=_Loader)
         except yaml.MarkedYAMLError as exc:
-            raise InventoryError([_yaml_problem(name, exc)]) from None
+            raise InventoryError([_yaml_problem(name, text, exc)]) from None
         except yaml.YAMLError as exc:
             raise InventoryError.single(name, 0, "", f"invalid YAML: {exc}") from None
         # Without an anchor there is no alias: skip the per-node alias bookkeeping.
@@ -172,18 +171,21 @@ def parse_yaml(text: str, name: str) -> Document:
     return Document(name, data, builder.lines)
 
 
-_TAB = re.compile(r"found character '\\t'|found a tab", re.IGNORECASE)
-
-
-def _yaml_problem(name: str, exc: yaml.MarkedYAMLError) -> Problem:
+def _yaml_problem(name: str, text: str, exc: yaml.MarkedYAMLError) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     line = mark.line + 1 if mark is not None else 0
     problem = exc.problem or "invalid YAML"
-    if _TAB.search(problem):
+    # libyaml says "found character that cannot start any token" without naming the tab.
+    if mark is not None and "\t" in _line(text, mark.line)[: mark.column + 1]:
         return Problem(name, line, "", "tab character: YAML indents with spaces only")
     context = f" ({exc.context})" if exc.context else ""
     column = f" at column {mark.column + 1}" if mark is not None else ""
     return Problem(name, line, "", f"invalid YAML: {problem}{context}{column}")
+
+
+def _line(text: str, index: int) -> str:
+    lines = text.splitlines()
+    return lines[index] if 0 <= index < len(lines) else ""
 
 
 class _Builder:
