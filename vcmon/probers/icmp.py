@@ -493,20 +493,26 @@ class IcmpEngine:
 
     async def __aenter__(self) -> IcmpEngine:
         self._loop = asyncio.get_running_loop()
-        self._sock, self._kind = self._open()
-        self._sock.setblocking(False)
-        self._sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
-        try:  # as root, beyond rmem_max: a burst of replies must not overflow the queue
-            self._sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, self._rcvbuf)
-        except OSError:
-            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self._rcvbuf)
-        if self._kind is SocketKind.DGRAM:
-            self._sock.setsockopt(socket.IPPROTO_IP, _IP_RECVERR, 1)
-            self._sock.bind(("0.0.0.0", 0))
-            self._ident = self._sock.getsockname()[1]  # the kernel rewrites the id to this
-        else:
-            self._ident = int.from_bytes(os.urandom(2), "big") or 1
-        self._loop.add_reader(self._sock.fileno(), self._on_readable)
+        sock, self._kind = self._open()
+        try:
+            sock.setblocking(False)
+            sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+            try:  # as root, beyond rmem_max: a burst of replies must not overflow the queue
+                sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, self._rcvbuf)
+            except OSError:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self._rcvbuf)
+            if self._kind is SocketKind.DGRAM:
+                sock.setsockopt(socket.IPPROTO_IP, _IP_RECVERR, 1)
+                sock.bind(("0.0.0.0", 0))
+                self._ident = sock.getsockname()[1]  # the kernel rewrites the id to this
+            else:
+                self._ident = int.from_bytes(os.urandom(2), "big") or 1
+        except OSError as exc:
+            sock.close()
+            raise ProbeSetupError(f"cannot set up the ICMP socket: {exc.strerror}") from exc
+        self._sock = sock
+        self._shapes.clear()  # templates carry the identifier
+        self._loop.add_reader(sock.fileno(), self._on_readable)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -758,11 +764,11 @@ class IcmpEngine:
                 break
             except OSError:  # a ping socket reports an ICMP error here; details follow
                 break
-            rx = time.time_ns()
-            for level, ctype, cdata in anc:
-                if level == socket.SOL_SOCKET and ctype == _SO_TIMESTAMPNS:
-                    sec, nsec = _TIMESPEC.unpack_from(cdata)
-                    rx = sec * 1_000_000_000 + nsec
+            if anc and anc[0][1] == _SO_TIMESTAMPNS:  # the only ancillary data we ask for
+                sec, nsec = _TIMESPEC.unpack_from(anc[0][2])
+                rx = sec * 1_000_000_000 + nsec
+            else:
+                rx = time.time_ns()
             kind, ident, seq, extra = parse_icmp(data, raw)
             if flags & _MSG_TRUNC or kind == MALFORMED:
                 counters.malformed += 1
