@@ -520,10 +520,16 @@ class Resolver:
         self, bridge: str, sites: Mapping[str, Site], links: Mapping[str, Link]
     ) -> None:
         """Every site needs a path to the bridge over links (either role, either way)."""
+        ends = [(link.site, link.to) for link in links.values()]
+        # A link with a schema error still joins its ends: one mistake, one message.
+        for section, name in self.src.broken:
+            data = self.entries["links"][name].data if section == "links" else None
+            if isinstance(data, dict) and isinstance(data.get("site"), str):
+                ends.append((data["site"], str(data.get("to"))))
         neighbours: dict[str, list[str]] = {}
-        for link in links.values():
-            neighbours.setdefault(link.site, []).append(link.to)
-            neighbours.setdefault(link.to, []).append(link.site)
+        for a, b in ends:
+            neighbours.setdefault(a, []).append(b)
+            neighbours.setdefault(b, []).append(a)
         reached = {bridge}
         queue = deque([bridge])
         while queue:
