@@ -139,7 +139,8 @@ def test_inventory_policy_applies_to_every_profile_and_cites_its_line(tmp_path: 
     path.write_text(
         MINIMAL
         + "policy:\n  loss: {ready: 0.5%}\n  max_age: 10m\n"
-        + "profiles:\n  uhd: {stream: 4M, overhead: 25%, policy: {jitter: {ready: 20ms, source: X}}}\n",
+        + "profiles:\n  uhd: {stream: 4M, overhead: 25%,\n"
+        + "        policy: {jitter: {ready: 20ms, source: X}}}\n",
         encoding="utf-8",
     )
     inv = load_inventory(path)
