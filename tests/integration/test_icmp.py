@@ -16,6 +16,7 @@ leaves these namespaces but loopback traffic.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -28,9 +29,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -73,7 +74,7 @@ class Lab:
     peer: str
     responder: str
 
-    def run(self, scenario: Callable[[], Awaitable[T]], ns: str | None = None) -> T:
+    def run(self, scenario: Callable[[], Coroutine[Any, Any, T]], ns: str | None = None) -> T:
         """Run an async scenario on an event loop inside namespace `ns` (default: prober)."""
         return netns.in_netns(ns or self.prober, lambda: asyncio.run(scenario()))
 
@@ -179,6 +180,16 @@ def responder(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
             time.sleep(0.05)
 
 
+@contextlib.contextmanager
+def ping_sockets(lab: Lab, allowed: bool) -> Iterator[None]:
+    """Allow (gid 0) or refuse unprivileged ICMP sockets in P, as the kernel default does."""
+    netns.write_sysctls(lab.prober, {"net.ipv4.ping_group_range": "0 0" if allowed else "1 0"})
+    try:
+        yield
+    finally:
+        netns.write_sysctls(lab.prober, {"net.ipv4.ping_group_range": "1 0"})
+
+
 class Capture:
     """Echo requests arriving in a namespace, read from a raw socket opened there."""
 
@@ -235,18 +246,14 @@ def test_loopback_echoes_all_come_back_with_small_rtt() -> None:
 
 @pytest.mark.parametrize("kind", [SocketKind.RAW, SocketKind.DGRAM])
 def test_every_target_answers_over_raw_and_ping_sockets(lab: Lab, kind: SocketKind) -> None:
-    netns.write_sysctls(lab.prober, {"net.ipv4.ping_group_range": "0 0"})
-
     async def scenario() -> dict[str, int]:
         async with IcmpEngine(socket_kind=kind) as engine:
             assert engine.socket_kind is kind
             results = await engine.probe_many(PEER_TARGETS, icmp_module(count=3))
         return {t: r.received for t, r in results.items()}
 
-    try:
+    with ping_sockets(lab, allowed=True):
         received = lab.run(scenario)
-    finally:
-        netns.write_sysctls(lab.prober, {"net.ipv4.ping_group_range": "1 0"})
     assert received == dict.fromkeys(PEER_TARGETS, 3)
 
 
@@ -265,11 +272,8 @@ def test_auto_takes_ping_socket_where_allowed_else_raw(lab: Lab) -> None:
             return engine.socket_kind
 
     assert lab.run(kind) is SocketKind.RAW
-    netns.write_sysctls(lab.prober, {"net.ipv4.ping_group_range": "0 0"})
-    try:
+    with ping_sockets(lab, allowed=True):
         assert lab.run(kind) is SocketKind.DGRAM
-    finally:
-        netns.write_sysctls(lab.prober, {"net.ipv4.ping_group_range": "1 0"})
 
 
 def test_sends_round_robin_over_targets_keeping_each_targets_spacing(lab: Lab) -> None:
@@ -294,17 +298,19 @@ def test_sends_round_robin_over_targets_keeping_each_targets_spacing(lab: Lab) -
         assert min(gaps) >= module.spacing_s - 0.002  # arrival jitter on a veth: < 2 ms
 
 
+@pytest.mark.parametrize("kind", [SocketKind.RAW, SocketKind.DGRAM])
 @pytest.mark.parametrize(("dscp", "size"), [(34, 1200), (46, 84), (0, 28)])
-def test_dscp_and_size_are_on_the_wire(lab: Lab, dscp: int, size: int) -> None:
+def test_dscp_and_size_are_on_the_wire(lab: Lab, kind: SocketKind, dscp: int, size: int) -> None:
     capture = Capture(lab.peer)
 
     async def scenario() -> int:
-        async with IcmpEngine() as engine:
+        async with IcmpEngine(socket_kind=kind) as engine:
             result = await engine.probe(PEER_TARGETS[0], icmp_module(dscp=dscp, size_bytes=size))
             return result.received
 
     try:
-        received = lab.run(scenario)
+        with ping_sockets(lab, allowed=True):
+            received = lab.run(scenario)
         seen = capture.requests()
     finally:
         capture.close()
@@ -324,7 +330,6 @@ def test_dscp_and_size_are_on_the_wire(lab: Lab, dscp: int, size: int) -> None:
 def test_failing_target_gets_its_reason_and_spares_the_others(
     lab: Lab, kind: SocketKind, target: str, reason: FailureReason
 ) -> None:
-    netns.write_sysctls(lab.prober, {"net.ipv4.ping_group_range": "0 0"})
     # The kernel sends 'unreachable' for a route at most 5 in a burst then 1/s, and its
     # limit (net.ipv4.route.error_cost) is machine-wide: 2 probes x 2 socket kinds fit.
     module = icmp_module(count=2, timeout_s=0.3)
@@ -334,10 +339,8 @@ def test_failing_target_gets_its_reason_and_spares_the_others(
             results = await engine.probe_many([target, PEER_TARGETS[0], "not-an-ip"], module)
         return {t: (r.received, r.failure, len(r.errors)) for t, r in results.items()}
 
-    try:
+    with ping_sockets(lab, allowed=True):
         outcome = lab.run(scenario)
-    finally:
-        netns.write_sysctls(lab.prober, {"net.ipv4.ping_group_range": "1 0"})
     expected_errors = 0 if reason is FailureReason.TIMEOUT else 2
     assert outcome[target] == (0, reason, expected_errors)
     assert outcome[PEER_TARGETS[0]] == (2, None, 0)
