@@ -173,6 +173,19 @@ def _link_families(view: View) -> Iterator[Metric]:
         _gauge(n.LINK_SPARE),
     )
     oper = _gauge(n.LINK_OPER_UP)
+    info = InfoMetricFamily(n.LINK_INFO.name, n.LINK_INFO.help)
+    for link in inv.links.values():
+        info.add_metric(
+            [],
+            {
+                "link": link.id,
+                "site": link.site,
+                "to": link.to,
+                "medium": link.medium.value,
+                "role": link.role.value,
+            },
+        )
+    yield info
     conf = _gauge(n.LINK_CONFERENCE_LOAD)
     for link_id, link in inv.links.items():
         lm = view.observations.links.get(link_id)
