@@ -192,9 +192,10 @@ def assess(
     for name in names:
         if name not in inventory.profiles:
             raise ValueError(f"assess: unknown profile {name!r}")
-    for code in sites:
-        if code not in inventory.sites:
-            raise ValueError(f"assess: unknown site {code!r}")
+    missing = sorted(code for code in sites if code not in inventory.sites)
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise ValueError(f"assess: unknown site {missing[0]!r}{more}")
     ordered = [code for code in inventory.sites if code in sites]
 
     by_site: dict[str, dict[str, ProfileVerdict]] = {code: {} for code in ordered}
