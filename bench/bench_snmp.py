@@ -103,9 +103,11 @@ def lab(n: int, community: str, workdir: Path) -> Iterator[subprocess.Popen[byte
         sh("ip", "-n", NS, "-batch", "-", stdin="\n".join(batch) + "\n")
         sh("ip", "route", "add", TARGET_BLOCK, "via", f"{MGMT_NET}.2")
         conf = workdir / "snmpd.conf"
-        conf.write_text(f"rocommunity {community} {MGMT_NET}.0/30\n")
+        conf.write_text(f"rocommunity {community} {MGMT_NET}.0/30\nrouser bench priv\n")
+        users = workdir / "users.conf"  # createUser: the v3 keys are the community, twice
+        users.write_text(f'createUser bench SHA "{community}" AES "{community}"\n')
         proc = subprocess.Popen(
-            ["ip", "netns", "exec", NS, "snmpd", "-f", "-C", "-Ln", "-c", str(conf),
+            ["ip", "netns", "exec", NS, "snmpd", "-f", "-C", "-Ln", "-c", f"{conf},{users}",
              f"udp:{AGENT_PORT}"],
             env={**os.environ, "MIBS": "", "SNMP_PERSISTENT_DIR": str(workdir)},
         )  # fmt: skip
@@ -134,9 +136,13 @@ class Cycle:
 
 
 async def bench_vcmon(
-    targets: list[str], cycles: int, concurrency: int, agent_pid: int, profile: bool
+    targets: list[str], cycles: int, concurrency: int, agent_pid: int, profile: bool, v3: bool
 ) -> tuple[float, list[Cycle]]:
-    auth = Auth("bench", SnmpVersion.V2C, community=SecretRef(SecretKind.ENV, "BENCH_COMMUNITY"))
+    secret = SecretRef(SecretKind.ENV, "BENCH_COMMUNITY")
+    auth = Auth("bench", SnmpVersion.V2C, community=secret)
+    if v3:
+        auth = Auth("bench3", SnmpVersion.V3, username="bench", auth_protocol="sha",
+                    auth_key=secret, priv_protocol="aes", priv_key=secret)  # fmt: skip
     module = Module("bench", ProberKind.SNMP, interval_s=60, timeout_s=3.0, retries=1)
     ifaces = (Interface("data", InterfaceMatch.IFNAME, "data0"),
               Interface("mgmt", InterfaceMatch.IFNAME, "mgmt0"))  # fmt: skip
@@ -164,8 +170,13 @@ async def bench_vcmon(
     return startup, out
 
 
-def exporter_config(community: str) -> str:
-    lines = ["ifmib:", "  version: 2", "  auth:", f"    community: {community}",
+def exporter_config(community: str, v3: bool) -> str:
+    auth = [f"    community: {community}"]
+    if v3:
+        auth = ["    security_level: authPriv", "    username: bench", f"    password: {community}",
+                "    auth_protocol: SHA", "    priv_protocol: AES",
+                f"    priv_password: {community}"]  # fmt: skip
+    lines = ["ifmib:", f"  version: {3 if v3 else 2}", "  auth:", *auth,
              "  max_repetitions: 25", "  retries: 1", "  timeout: 3s", "  get:",
              "  - 1.3.6.1.2.1.1.3.0", "  - 1.3.6.1.2.1.2.1.0", "  walk:"]  # fmt: skip
     lines += [f"  - {'.'.join(map(str, c))}" for c in COLUMNS]
@@ -233,6 +244,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--no-exporter", action="store_true")
+    parser.add_argument("--v3", action="store_true", help="SNMPv3 authPriv (SHA/AES)")
     args = parser.parse_args()
     if os.geteuid() != 0 or not shutil.which("snmpd"):
         sys.exit("needs root and snmpd")
@@ -240,13 +252,16 @@ def main() -> None:
     os.environ["BENCH_COMMUNITY"] = community
     import pysnmp
 
-    print(f"pysnmp {pysnmp.__version__}, python {sys.version.split()[0]}, "
+    print(f"{'v3 authPriv SHA/AES' if args.v3 else 'v2c'}; pysnmp {pysnmp.__version__}, "
+          f"python {sys.version.split()[0]}, "
           f"load {os.getloadavg()[0]:.2f}, {os.cpu_count()} CPUs")  # fmt: skip
     for n in args.agents:
         with tempfile.TemporaryDirectory() as tmp, lab(n, community, Path(tmp)) as agent:
             targets = addresses(n)
             startup, ours = asyncio.run(
-                bench_vcmon(targets, args.cycles, args.concurrency, agent.pid, args.profile)
+                bench_vcmon(
+                    targets, args.cycles, args.concurrency, agent.pid, args.profile, args.v3
+                )
             )
             print(f"{n} agents (engine startup CPU {startup:.2f} s):")
             show("vcmon", ours)
@@ -256,7 +271,7 @@ def main() -> None:
             if args.no_exporter or not shutil.which("prometheus-snmp-exporter"):
                 continue
             config = Path(tmp) / "snmp.yml"
-            config.write_text(exporter_config(community))
+            config.write_text(exporter_config(community, args.v3))
             theirs = bench_exporter(targets, args.cycles, args.concurrency, config, agent.pid)
             show("snmp_exporter", theirs)
             their_cpu = sum(c.cpu_s for c in theirs[1:]) / max(1, len(theirs) - 1)
