@@ -28,7 +28,6 @@ import collections
 import dataclasses
 import errno
 import heapq
-import ipaddress
 import itertools
 import math
 import os
@@ -581,12 +580,12 @@ class IcmpEngine:
         shape = self._shape(module)
         self._bufsize = max(self._bufsize, module.size_bytes + 512)
         for target in unique:
-            try:
-                addr = str(ipaddress.IPv4Address(target))
-            except ValueError:
+            try:  # strict dotted quad, in C: a national target list is parsed every cycle
+                packed = socket.inet_pton(socket.AF_INET, target)
+            except OSError:
                 on_done(_failed(target, module, FailureReason.ERROR))
                 continue
-            run = _Run(target, addr, module, shape, on_done)
+            run = _Run(target, socket.inet_ntoa(packed), module, shape, on_done)
             runs.append(run)
             self._runs.add(run)
             self._waiting.append(run)
