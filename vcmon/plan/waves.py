@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from vcmon.plan.planner import Plan
-from vcmon.plan.problem import Problem, Purchase, PurchaseKind, cost, lead_time, link_ok
+from vcmon.plan.problem import Problem, Purchase, PurchaseKind, cost, fits, lead_time, link_ok
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,7 @@ def waves(plan: Plan) -> tuple[Wave, ...]:
     problem = plan.problem
     upstream = _upstream(problem)
     behind = _behind(problem)
-    bought: list[Purchase] = []
+    state = _State(problem)
     ready = set(plan.ready_now)
     result = [Wave(1, tuple(sorted(plan.ready_now)), (), 0.0, 0.0)]
     remaining = list(plan.purchases)
@@ -46,7 +46,7 @@ def waves(plan: Plan) -> tuple[Wave, ...]:
         best: tuple[tuple[float, float, str], list[Purchase], set[str]] | None = None
         for p in remaining:
             bundle = _bundle(problem, p, remaining, upstream)
-            gained = _newly_ready(problem, plan, [*bought, *bundle], ready, bundle, behind)
+            gained = state.newly_ready(bundle, ready, plan.target, behind)
             price = cost(bundle)
             value = math.inf if price <= 0 else len(gained) / price
             rank = (-value, lead_time(bundle), p.key)
@@ -55,7 +55,7 @@ def waves(plan: Plan) -> tuple[Wave, ...]:
         if best is None:  # nothing left unlocks a site by itself: one last wave
             best = ((0.0, 0.0, ""), list(remaining), set())
         _, bundle, gained = best
-        bought += bundle
+        state.buy(bundle)
         ready |= gained
         remaining = [p for p in remaining if p not in bundle]
         result.append(
@@ -68,6 +68,69 @@ def waves(plan: Plan) -> tuple[Wave, ...]:
             )
         )
     return tuple(result)
+
+
+class _State:
+    """What is bought so far, with each link's verdict kept up to date incrementally.
+
+    Re-judging every link for every candidate bundle would be quadratic at national scale;
+    a bundle only changes the links it touches.
+    """
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        self.caps: dict[str, tuple[float, float]] = {}
+        self.relief: dict[str, tuple[float, float]] = {}
+        self.ok = link_ok(problem, [])
+
+    def _judge(
+        self, lid: str, caps: dict[str, tuple[float, float]], relief: dict[str, tuple[float, float]]
+    ) -> bool:
+        need = self.problem.links[lid]
+        up, down = (
+            caps.get(lid) or self.caps.get(lid) or (need.capacity_up_bps, need.capacity_down_bps)
+        )
+        r_up, r_down = relief.get(lid) or self.relief.get(lid) or (0.0, 0.0)
+        return fits(need.load_up_bps + need.used_up_bps - r_up, up) and fits(
+            need.load_down_bps + need.used_down_bps - r_down, down
+        )
+
+    def _effects(
+        self, bundle: list[Purchase]
+    ) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
+        caps = {p.target: (p.up_bps, p.down_bps) for p in bundle if p.kind is PurchaseKind.UPGRADE}
+        relief: dict[str, tuple[float, float]] = {}
+        for p in bundle:
+            if p.kind is PurchaseKind.MCU:
+                option = self.problem.mcus[p.target]
+                for lid in option.above:
+                    u, d = relief.get(lid) or self.relief.get(lid) or (0.0, 0.0)
+                    relief[lid] = (u + option.reduction_up_bps, d + option.reduction_down_bps)
+        return caps, relief
+
+    def newly_ready(
+        self,
+        bundle: list[Purchase],
+        ready: set[str],
+        target: frozenset[str],
+        behind: dict[str, list[str]],
+    ) -> set[str]:
+        caps, relief = self._effects(bundle)
+        touched = {lid: self._judge(lid, caps, relief) for lid in set(caps) | set(relief)}
+        candidates = {s for lid in touched for s in behind.get(lid, ())} - ready
+        return {
+            s
+            for s in candidates & target
+            if s not in self.problem.blocked
+            and all(touched.get(lid, self.ok.get(lid, True)) for lid in self.problem.paths[s])
+        }
+
+    def buy(self, bundle: list[Purchase]) -> None:
+        caps, relief = self._effects(bundle)
+        self.caps.update(caps)
+        self.relief.update(relief)
+        for lid in set(caps) | set(relief):
+            self.ok[lid] = self._judge(lid, {}, {})
 
 
 def _upstream(problem: Problem) -> dict[str, set[str]]:
@@ -109,24 +172,3 @@ def _position(problem: Problem, p: Purchase) -> str:
     if p.kind is PurchaseKind.UPGRADE:
         return p.target
     return problem.mcus[p.target].above[0]
-
-
-def _newly_ready(
-    problem: Problem,
-    plan: Plan,
-    purchases: list[Purchase],
-    ready: set[str],
-    bundle: list[Purchase],
-    behind: dict[str, list[str]],
-) -> set[str]:
-    touched = set().union(*(_anchor(problem, p) for p in bundle))
-    candidates = {s for lid in touched for s in behind.get(lid, ())} - ready
-    candidates &= plan.target
-    if not candidates:
-        return set()
-    ok = link_ok(problem, purchases)
-    return {
-        s
-        for s in candidates
-        if s not in problem.blocked and all(ok.get(lid, True) for lid in problem.paths[s])
-    }
