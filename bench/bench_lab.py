@@ -11,6 +11,7 @@ iproute2, snmpd and fping. Records nothing by itself: paste the output into RESU
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import statistics
@@ -22,18 +23,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from vcmon import lab  # noqa: E402
-from vcmon.inventory import load_inventory  # noqa: E402
-from vcmon.lab.scenario import parse_scenario  # noqa: E402
+from vcmon import lab
+from vcmon.inventory import load_inventory
+from vcmon.lab.lab import read_state
+from vcmon.lab.netns import pids_in
+from vcmon.lab.scenario import parse_scenario
 
 REPO = Path(__file__).parents[1]
 
 
 def _rss_mb(namespaces: tuple[str, ...], daemon_pid: int) -> float:
-    pids = {daemon_pid}
-    for ns in namespaces:
-        out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True)
-        pids |= {int(p) for p in out.stdout.split()}
+    """Resident memory of the daemon and of everything in the lab's namespaces (agents)."""
+    pids = {daemon_pid, *pids_in(namespaces)}
     total = 0
     for pid in pids:
         try:
@@ -57,6 +58,9 @@ def province(repeat: int) -> None:
             time.sleep(2)  # agents finish starting
             st = lab.status(sdir)
             rss = _rss_mb(state.namespaces, state.daemon_pid)
+            phases = dict(read_state(sdir)["timings"])  # type: ignore[index]
+            phases |= json.loads((sdir / "daemon.ready").read_text())["timings"]
+            print("  phases: " + ", ".join(f"{k} {v:.1f}" for k, v in phases.items()))
             print(f"  up {ups[-1]:.1f} s: {len(state.namespaces)} namespaces, "
                   f"{st.agents_alive if st else 0}/{st.agents_expected if st else 0} agents, "
                   f"RSS {rss:.0f} MB")  # fmt: skip
@@ -70,7 +74,8 @@ def province(repeat: int) -> None:
 
 def flat(targets: int) -> None:
     inv = load_inventory(REPO / "inventory" / "example.yaml")
-    sc = parse_scenario(f"version: 1\nagents: {{communes: false}}\nflat: {{targets: {targets}, delay: 5ms}}\n")
+    text = f"version: 1\nagents: {{communes: false}}\nflat: {{targets: {targets}, delay: 5ms}}\n"
+    sc = parse_scenario(text)
     with tempfile.TemporaryDirectory() as tmp:
         sdir = Path(tmp) / "lab"
         t = time.monotonic()
@@ -78,16 +83,17 @@ def flat(targets: int) -> None:
         up_s = time.monotonic() - t
         try:
             addrs = lab.flat_addresses(lab.build_plan(inv, sc, state.prefix))
-            period_ms = max(10, int(targets * 0.5 / 1))  # 2,000 echo/s overall
+            period_ms = max(10, int(targets * 0.5))  # each target's period at 2,000 echo/s
             t = time.monotonic()
             cpu0 = os.times()
             proc = subprocess.run(
                 ["ip", "netns", "exec", state.noc, "fping", "-C", "10", "-q", "-i", "0.5",
                  "-p", str(period_ms), "-t", "1000", *addrs],
-                capture_output=True, text=True,
+                capture_output=True, text=True, check=False,
             )  # fmt: skip
             wall = time.monotonic() - t
             cpu1 = os.times()
+            fping_cpu = sum(cpu1[2:4]) - sum(cpu0[2:4])  # children's user + system
             rtts = sorted(float(x) / 1000 - 0.005 for line in proc.stderr.splitlines()
                           for x in line.split(":")[1].split() if x != "-")  # fmt: skip
             sent = 10 * targets
@@ -95,7 +101,7 @@ def flat(targets: int) -> None:
             p95 = rtts[int(0.95 * len(rtts))] * 1e3
             p99 = rtts[int(0.99 * len(rtts))] * 1e3
             print(f"flat {targets}: up {up_s:.1f} s; fping 10 x {targets} at 2,000/s: "
-                  f"{wall:.1f} s wall, fping CPU {cpu1.children_user + cpu1.children_system - cpu0.children_user - cpu0.children_system:.2f} s; "
+                  f"{wall:.1f} s wall, fping CPU {fping_cpu:.2f} s; "
                   f"replies {len(rtts)}/{sent}; responder error p50 {p50:.3f} ms, "
                   f"p95 {p95:.3f} ms, p99 {p99:.3f} ms")  # fmt: skip
         finally:

@@ -70,9 +70,8 @@ def write_config(path: Path, secrets: Secrets, sys_name: str, location: str) -> 
 
 
 def agent_argv(ns: str, conf: Path, pidfile: Path, log: Path) -> list[str]:
-    """Foreground snmpd in namespace ns (the daemon that starts it can restart it), at
-    normal priority (`chrt --other`): it must not inherit the responder's real-time one."""
+    """Foreground snmpd in namespace ns (the daemon that starts it can restart it)."""
     return [
-        "chrt", "--other", "0", "ip", "netns", "exec", ns,
+        "ip", "netns", "exec", ns,
         "snmpd", "-f", "-C", "-c", str(conf), "-p", str(pidfile), "-Lf", str(log),
     ]  # fmt: skip

@@ -42,6 +42,7 @@ class Daemon:
         self.agents: dict[str, subprocess.Popen[bytes]] = {}
         self.flows: list[Flow] = []
         self.sockets: list[socket.socket] = []
+        self.realtime = False
         self.absent: set[tuple[str, str]] = set()
         """Veth ends deleted by a reboot in progress."""
         self.links_down: set[tuple[str, str]] = set()
@@ -49,23 +50,42 @@ class Daemon:
         """Rates changed by events, so a rebooted device's links come back at them."""
 
     def start(self) -> None:
+        began = time.monotonic()
         for ns, targets in self.spec["responders"].items():
             sock = netns.in_netns(ns, open_raw_socket)
             self.sockets.append(sock)
             self.loop.add_socket(sock)
             for t in targets:
                 self.loop.add_target(t["address"], t["delay_s"], t["jitter_s"], _loss(t["loss"]))
+        sockets_done = time.monotonic()
         for ns in self.spec["agents"]:
             self.start_agent(ns)
+        spawned = time.monotonic()
+        # Real-time priority keeps reply timing exact while the machine is busy (tests,
+        # builds); the loop sleeps in select(2), so it cannot starve anything (and RT
+        # throttling caps it). Set after the first agents start, so they do not inherit it.
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+            self.realtime = True
         self.flows = [Flow(f) for f in self.spec["flows"]]
         if self.flows:
             self.loop.at(time.monotonic(), self.tick_flows)
         late = self.wait_agents(AGENT_START_S)
+        timings = {
+            "sockets_s": sockets_done - began,
+            "agents_spawn_s": spawned - sockets_done,
+            "agents_listening_s": time.monotonic() - spawned,
+        }
         t0 = time.time()
         mono0 = time.monotonic()
         for ev in self.spec["events"]:
             self.loop.at(mono0 + float(ev["at_s"]), functools.partial(self.run_event, ev, t0))
-        ready = {"t0": t0, "agents": {ns: p.pid for ns, p in self.agents.items()}, "late": late}
+        ready = {
+            "t0": t0,
+            "agents": {ns: p.pid for ns, p in self.agents.items()},
+            "late": late,
+            "timings": timings,
+        }
         (self.dir / "daemon.ready").write_text(json.dumps(ready))
 
     def tick_flows(self) -> None:
@@ -82,8 +102,10 @@ class Daemon:
             "SNMP_PERSISTENT_DIR": a["persist"],
             "MIBS": "",
         }
+        # Agents restarted later must not inherit the responder's real-time priority.
+        argv = ["chrt", "--other", "0", *a["argv"]] if self.realtime else a["argv"]
         self.agents[ns] = subprocess.Popen(
-            a["argv"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
 
@@ -189,10 +211,6 @@ def main(argv: list[str]) -> int:
         (state_dir / "daemon.pid").write_text(str(child))
         return 0
     os.setsid()
-    # Real-time priority keeps reply timing exact while the machine is busy (tests, builds);
-    # the loop sleeps in select(2), so it cannot starve anything (and RT throttling caps it).
-    with contextlib.suppress(OSError):
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
     daemon = Daemon(state_dir)
 
     def on_term(signum: int, frame: FrameType | None) -> None:

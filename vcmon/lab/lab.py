@@ -166,11 +166,14 @@ def up(
     }
     _write_state(sdir, state)
     try:
+        started = time.monotonic()
         _build(plan)
+        built = time.monotonic()
         spec = _daemon_spec(plan, sc, events, sdir, secrets)
         (sdir / "daemon.json").write_text(json.dumps(spec))
         pid, t0 = _start_daemon(sdir, state)
-        state |= {"status": "up", "daemon_pid": pid, "started_at": t0}
+        timings = {"build_s": built - started, "daemon_s": time.monotonic() - built}
+        state |= {"status": "up", "daemon_pid": pid, "started_at": t0, "timings": timings}
         _write_truth(sdir / TRUTH, plan, inventory, sc, t0)
         _write_state(sdir, state)
     except BaseException as exc:
@@ -215,6 +218,7 @@ def _build(plan: LabPlan) -> None:
     netns.ip_batch([c["create"] for c in commands])
     for ns in plan.namespaces:
         lines = ["link set lo up"] + [f"addr add {a}/32 dev lo" for a in ns.addresses]
+        lines += [f"route add local {p} dev lo" for p in ns.local]
         shaping = []
         for c in commands:
             lines += c["ip"].get(ns.name, [])
