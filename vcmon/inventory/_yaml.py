@@ -1,9 +1,11 @@
 """Line-aware YAML reading: plain Python data plus a way back to the line of any field.
 
-PyYAML's `compose()` keeps each node's position; its constructors throw positions away. So
-we compose, then build dicts/lists/scalars ourselves and record, per container, the line of
-each key or item. Errors in the text itself (tabs, bad indentation, duplicate keys, alias
-bombs, non-UTF-8 bytes) become `Problem`s in the same FILE:LINE form as schema errors.
+PyYAML's constructors throw positions away, and its `compose()` builds a node tree (plus a
+Python `resolve()` call per node) only to be walked and freed again: on a 5 MB inventory that
+was most of the load time. So we read libyaml's parse events directly and build dicts, lists
+and scalars in one pass, recording per container the line of each key or item. Errors in
+the text itself (tabs, bad indentation, duplicate keys, alias bombs, non-UTF-8 bytes)
+become `Problem`s in the same FILE:LINE form as schema errors.
 """
 
 from __future__ import annotations
@@ -17,7 +19,18 @@ from typing import Any
 
 import yaml
 from yaml.constructor import SafeConstructor
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.events import (
+    AliasEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
+from yaml.nodes import ScalarNode
+from yaml.resolver import Resolver as SafeResolver
 
 from vcmon.errors import InventoryError, Problem
 
@@ -30,7 +43,6 @@ MAX_DEPTH = 64
 _BaseLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _STR = "tag:yaml.org,2002:str"
-_MERGE = "tag:yaml.org,2002:merge"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _constructor = SafeConstructor()
 _SCALARS: dict[str, Callable[[ScalarNode], Any]] = {
@@ -40,36 +52,9 @@ _SCALARS: dict[str, Callable[[ScalarNode], Any]] = {
     "tag:yaml.org,2002:float": _constructor.construct_yaml_float,
     # Dates stay text: no field is a date, and a datetime would fail every schema type.
     _TIMESTAMP: lambda node: node.value,
+    # `<<` as a key is the merge key (handled by the builder); as a value, plain text.
+    "tag:yaml.org,2002:merge": lambda node: node.value,
 }
-
-
-class _Loader(_BaseLoader):  # type: ignore[misc]
-    """The safe loader with a memoised implicit resolver.
-
-    Profiling a 5 MB inventory showed PyYAML's pure-Python `resolve()` (regex tries per
-    plain scalar) and its path-resolver hooks taking a third of `compose()`; inventories
-    repeat the same words ('commune', 'fibre', 'primary') endlessly, so a cache pays.
-    """
-
-    _cache: dict[tuple[str, bool], str] = {}  # noqa: RUF012 (shared on purpose)
-
-    def resolve(self, kind: type[Node], value: str | None, implicit: tuple[bool, bool]) -> str:
-        if kind is ScalarNode and implicit[0] and value is not None:
-            key = (value, implicit[1])
-            tag = self._cache.get(key)
-            if tag is None:
-                tag = super().resolve(kind, value, implicit)
-                if len(self._cache) < 100_000:
-                    self._cache[key] = tag
-            return tag
-        result: str = super().resolve(kind, value, implicit)
-        return result
-
-    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
-        """No path resolvers are registered: skip the bookkeeping."""
-
-    def ascend_resolver(self) -> None:
-        """See descend_resolver."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -149,21 +134,20 @@ def read_yaml(path: str | os.PathLike[str]) -> Document:
 
 def parse_yaml(text: str, name: str) -> Document:
     """Parse YAML text that came from `name` (see read_yaml)."""
-    # A large inventory makes hundreds of thousands of nodes at once; the cyclic GC would
-    # rescan them all again and again (5x slower on a 5 MB file), and nodes have no cycles.
+    # Hundreds of thousands of new containers would make the cyclic GC rescan them again
+    # and again (several times slower on 5 MB); they hold no cycles, so pause it.
     was_enabled = gc.isenabled()
     gc.disable()
+    builder = _Builder(name)
+    loader = _BaseLoader(text)
     try:
-        try:
-            root = yaml.compose(text, Loader=_Loader)
-        except yaml.MarkedYAMLError as exc:
-            raise InventoryError([_yaml_problem(name, text, exc)]) from None
-        except yaml.YAMLError as exc:
-            raise InventoryError.single(name, 0, "", f"invalid YAML: {exc}") from None
-        # Without an anchor there is no alias: skip the per-node alias bookkeeping.
-        builder = _Builder(name, aliases="&" in text)
-        data = {} if root is None else builder.build(root, [], 0)
+        data = builder.run(loader.get_event)
+    except yaml.MarkedYAMLError as exc:
+        raise InventoryError([_yaml_problem(name, text, exc)]) from None
+    except yaml.YAMLError as exc:
+        raise InventoryError.single(name, 0, "", f"invalid YAML: {exc}") from None
     finally:
+        loader.dispose()
         if was_enabled:
             gc.enable()
     if builder.problems:
@@ -188,132 +172,216 @@ def _line(text: str, index: int) -> str:
     return lines[index] if 0 <= index < len(lines) else ""
 
 
-class _Builder:
-    """Turns composed nodes into data; aliases are shared, and their expansion is bounded."""
+_SKIP = object()
+"""Stands for the key of a pair that is dropped (duplicate or non-scalar key)."""
+_MERGE = object()
+"""Stands for the YAML merge key `<<`."""
 
-    def __init__(self, name: str, *, aliases: bool) -> None:
+
+class _Frame:
+    """A mapping or list being built, with the line of each of its keys or items."""
+
+    __slots__ = ("anchor", "data", "key", "key_line", "line", "lines", "merges", "size")
+
+    def __init__(self, data: dict[Key, Any] | list[Any], anchor: str | None, line: int) -> None:
+        self.data = data
+        self.line = line
+        self.lines: dict[Key, int] = {}
+        self.anchor = anchor
+        self.key: Any = None  # None: the next value is a key (mappings only)
+        self.key_line = 0
+        self.merges: list[dict[Key, Any]] = []
+        self.size = 1
+
+
+class _Builder:
+    """Builds data from parse events; aliases share data, and their expansion is bounded."""
+
+    def __init__(self, name: str) -> None:
         self.name = name
-        self.aliases = aliases
         self.lines: dict[int, dict[Key, int]] = {}
         self.problems: list[Problem] = []
-        self._done: dict[int, tuple[Any, int]] = {}  # id(node) -> (data, expanded size)
-        self._expanded = 0
+        self._anchors: dict[str, tuple[Any, int]] = {}
+        self._stack: list[_Frame] = []
         self._nodes = 0
+        self._expanded = 0
+        self._first_alias = 0
 
-    def build(self, node: Node, path: list[Key], depth: int) -> Any:
-        data, _ = self._node(node, path, depth)
-        # An alias bomb ('billion laughs') shares nodes, so building is cheap, but every
-        # later walk (schema, checks) would see the full expansion: refuse it here.
+    def run(self, next_event: Callable[[], Any]) -> Any:
+        root: Any = {}
+        documents = 0
+        stack = self._stack
+        while True:
+            event = next_event()
+            kind = type(event)
+            if kind is ScalarEvent:
+                self._nodes += 1
+                value = self._scalar(event)
+                if event.anchor is not None:
+                    self._anchors[event.anchor] = (value, 1)
+                self._attach(value, 1, event.start_mark.line + 1, event)
+            elif kind is MappingStartEvent or kind is SequenceStartEvent:
+                self._nodes += 1
+                if len(stack) >= MAX_DEPTH:
+                    line = event.start_mark.line + 1
+                    raise InventoryError(
+                        [Problem(self.name, line, "", f"nested more than {MAX_DEPTH} levels deep")]
+                    )
+                data: dict[Key, Any] | list[Any] = {} if kind is MappingStartEvent else []
+                stack.append(_Frame(data, event.anchor, event.start_mark.line + 1))
+            elif kind is MappingEndEvent or kind is SequenceEndEvent:
+                frame = stack.pop()
+                if frame.merges:
+                    self._merge(frame)
+                self.lines[id(frame.data)] = frame.lines
+                if frame.anchor is not None:
+                    self._anchors[frame.anchor] = (frame.data, frame.size)
+                if stack:
+                    self._attach(frame.data, frame.size, frame.line, None)
+                else:
+                    root = frame.data
+            elif kind is AliasEvent:
+                self._alias(event)
+            elif kind is DocumentStartEvent:
+                documents += 1
+                if documents == 2:
+                    line = event.start_mark.line + 1
+                    self.problems.append(
+                        Problem(self.name, line, "", "a second YAML document: use one per file")
+                    )
+            elif kind is StreamEndEvent:
+                break
+        # An alias bomb ('billion laughs') is cheap to build, since aliases share data,
+        # but every later walk (schema, checks) would see the full expansion: refuse it.
         if self._expanded > 10 * self._nodes + 10_000:
             self.problems.append(
                 Problem(
                     self.name,
-                    1,
+                    self._first_alias,
                     "",
-                    f"YAML aliases expand to {self._expanded:,} nodes from {self._nodes:,}: "
-                    "refusing a possible 'billion laughs' bomb",
+                    f"YAML aliases expand to {self._expanded + self._nodes:,} nodes "
+                    f"from {self._nodes:,}: refusing a possible 'billion laughs' bomb",
                 )
             )
-        return data
+        return root if isinstance(root, dict | list) else {}
 
-    def _node(self, node: Node, path: list[Key], depth: int) -> tuple[Any, int]:
-        if self.aliases:
-            seen = self._done.get(id(node))
-            if seen is not None:  # an alias: reuse, but count what a walk would visit
-                self._expanded += seen[1]
-                return seen
-        if depth > MAX_DEPTH:
-            raise InventoryError(
-                [self._at(node, path, f"nested more than {MAX_DEPTH} levels deep")]
-            )
-        self._nodes += 1
-        if isinstance(node, ScalarNode):
-            result = (self._scalar(node, path), 1)
-        elif isinstance(node, MappingNode):
-            result = self._mapping(node, path, depth)
-        elif isinstance(node, SequenceNode):
-            result = self._sequence(node, path, depth)
-        else:  # pragma: no cover - compose makes only these three
-            raise TypeError(type(node))
-        if self.aliases:
-            self._done[id(node)] = result
-        self._expanded += result[1]
-        return result
+    def _attach(self, value: Any, size: int, line: int, scalar: Any) -> None:
+        """Put a finished value into the container being built, as a key or a value.
 
-    def _scalar(self, node: ScalarNode, path: list[Key]) -> Any:
-        if node.tag == _STR:
-            return node.value
-        construct = _SCALARS.get(node.tag)
+        `scalar` is the ScalarEvent when the value is a scalar (a key keeps its raw text).
+        """
+        stack = self._stack
+        if not stack:
+            return  # a scalar document: run() turns it into an error via the schema
+        frame = stack[-1]
+        frame.size += size
+        data = frame.data
+        if type(data) is list:
+            frame.lines[len(data)] = line
+            data.append(value)
+            return
+        if frame.key is None:  # this value is a key
+            frame.key_line = line
+            if scalar is None:
+                self.problems.append(self._at(line, "a key must be a plain scalar"))
+                frame.key = _SKIP
+            elif scalar.value == "<<" and not scalar.style:
+                frame.key = _MERGE
+            # Keys stay the text as written: site code 00123 must not become the int 83.
+            elif scalar.value in frame.lines:
+                first = frame.lines[scalar.value]
+                where = self._path_text([scalar.value])
+                message = f"duplicate key '{scalar.value}' (first at line {first})"
+                self.problems.append(Problem(self.name, line, where, message))
+                frame.key = _SKIP
+            else:
+                frame.key = scalar.value
+            return
+        key, frame.key = frame.key, None
+        if key is _SKIP:
+            return
+        if key is _MERGE:
+            sources = value if type(value) is list else [value]
+            for source in sources:
+                if type(source) is dict:
+                    frame.merges.append(source)
+                else:
+                    self.problems.append(self._at(frame.key_line, "'<<' merges mappings only"))
+            return
+        data[key] = value
+        frame.lines[key] = frame.key_line
+
+    def _alias(self, event: Any) -> None:
+        found = self._anchors.get(event.anchor)
+        line = event.start_mark.line + 1
+        if found is None:
+            self.problems.append(self._at(line, f"unknown alias '*{event.anchor}'"))
+            found = (None, 1)
+        if not self._first_alias:
+            self._first_alias = line
+        self._expanded += found[1]
+        self._attach(found[0], found[1], line, None)
+
+    def _merge(self, frame: _Frame) -> None:
+        """YAML merge keys: explicit keys win, then earlier sources."""
+        data = frame.data
+        assert type(data) is dict
+        for source in frame.merges:
+            source_lines = self.lines.get(id(source), {})
+            for key, value in source.items():
+                if key not in data:
+                    data[key] = value
+                    frame.lines[key] = source_lines.get(key, frame.key_line)
+
+    def _scalar(self, event: Any) -> Any:
+        value: str = event.value
+        tag = event.tag
+        if tag is None or tag == "!":
+            # Plain style is None from PyYAML's parser and '' from libyaml's.
+            if event.style or not event.implicit[0]:
+                return value  # quoted or block: always a string
+            cached = _PLAIN.get(value, _SKIP)
+            if cached is not _SKIP:
+                return cached
+            tag = _implicit_tag(value)
+        if tag == _STR:
+            return value
+        construct = _SCALARS.get(tag)
         if construct is None:
-            self.problems.append(self._at(node, path, f"unsupported YAML tag {node.tag}"))
+            line = event.start_mark.line + 1
+            self.problems.append(self._at(line, f"unsupported YAML tag {tag}"))
             return None
         try:
-            return construct(node)
+            result = construct(ScalarNode(tag, value))
         except (ValueError, yaml.YAMLError):
-            self.problems.append(self._at(node, path, f"bad {node.tag} value {node.value!r}"))
+            line = event.start_mark.line + 1
+            self.problems.append(self._at(line, f"bad {tag} value {value!r}"))
             return None
+        if event.tag is None and len(_PLAIN) < 100_000:
+            _PLAIN[value] = result
+        return result
 
-    def _mapping(self, node: MappingNode, path: list[Key], depth: int) -> tuple[Any, int]:
-        out: dict[Key, Any] = {}
-        lines: dict[Key, int] = {}
-        size = 1
-        merged: list[tuple[dict[Key, Any], dict[Key, int]]] = []
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE:
-                merged.extend(self._merge_sources(value_node, path, depth))
-                continue
-            if not isinstance(key_node, ScalarNode):
-                self.problems.append(self._at(key_node, path, "a key must be a plain scalar"))
-                continue
-            # Keys stay the text as written: site code 00123 must not become the int 83.
-            key: Key = key_node.value
-            line = key_node.start_mark.line + 1
-            if key in lines:
-                self.problems.append(
-                    Problem(
-                        self.name,
-                        line,
-                        format_path([*path, key]),
-                        f"duplicate key '{key}' (first at line {lines[key]})",
-                    )
-                )
-                continue
-            value, child_size = self._node(value_node, [*path, key], depth + 1)
-            out[key] = value
-            lines[key] = line
-            size += child_size
-        for source, source_lines in merged:  # YAML merge keys: explicit keys win
-            for key, value in source.items():
-                if key not in out:
-                    out[key] = value
-                    lines[key] = source_lines[key]
-        self.lines[id(out)] = lines
-        return out, size
+    def _path_text(self, tail: list[Key]) -> str:
+        path: list[Key] = []
+        for frame in self._stack[:-1]:
+            path.append(frame.key if type(frame.data) is dict else len(frame.data))
+        return format_path([*path, *tail])
 
-    def _merge_sources(
-        self, node: Node, path: list[Key], depth: int
-    ) -> list[tuple[dict[Key, Any], dict[Key, int]]]:
-        nodes = node.value if isinstance(node, SequenceNode) else [node]
-        out = []
-        for item in nodes:
-            value, _ = self._node(item, path, depth + 1)
-            if isinstance(value, dict):
-                out.append((value, self.lines[id(value)]))
-            else:
-                self.problems.append(self._at(item, path, "'<<' merges mappings only"))
-        return out
+    def _at(self, line: int, message: str) -> Problem:
+        return Problem(self.name, line, self._path_text([]), message)
 
-    def _sequence(self, node: SequenceNode, path: list[Key], depth: int) -> tuple[Any, int]:
-        out: list[Any] = []
-        lines: dict[Key, int] = {}
-        size = 1
-        for index, item in enumerate(node.value):
-            value, child_size = self._node(item, [*path, index], depth + 1)
-            out.append(value)
-            lines[index] = item.start_mark.line + 1
-            size += child_size
-        self.lines[id(out)] = lines
-        return out, size
 
-    def _at(self, node: Node, path: list[Key], message: str) -> Problem:
-        return Problem(self.name, node.start_mark.line + 1, format_path(path), message)
+_PLAIN: dict[str, Any] = {}
+"""Plain scalars seen before: inventories repeat 'commune', 'fibre', '10M' endlessly."""
+
+
+def _implicit_tag(value: str) -> str:
+    """The tag YAML 1.1 gives a plain scalar (PyYAML's SafeLoader rules)."""
+    resolvers = _IMPLICIT.get(value[:1], []) + _IMPLICIT.get(None, [])
+    for tag, regexp in resolvers:
+        if regexp.match(value):
+            return str(tag)
+    return _STR
+
+
+_IMPLICIT: dict[str | None, list[tuple[str, Any]]] = SafeResolver.yaml_implicit_resolvers
