@@ -133,6 +133,7 @@ class Cycle:
     cpu_s: float
     agent_cpu_s: float
     ok: int
+    requests: int = 0
 
 
 async def bench_vcmon(
@@ -155,6 +156,7 @@ async def bench_vcmon(
         for cycle in range(cycles):
             profiler = cProfile.Profile() if profile and cycle in (0, cycles - 1) else None
             agent0, cpu0, wall0 = proc_cpu(agent_pid), time.process_time(), time.perf_counter()
+            requests0 = engine.stats()["requests"]
             if profiler:
                 profiler.enable()
             results = await engine.poll_many(jobs, AGENT_PORT)
@@ -162,7 +164,8 @@ async def bench_vcmon(
                 profiler.disable()
             out.append(Cycle(time.perf_counter() - wall0, time.process_time() - cpu0,
                              proc_cpu(agent_pid) - agent0,
-                             sum(r.failure is None for r in results)))  # fmt: skip
+                             sum(r.failure is None for r in results),
+                             engine.stats()["requests"] - requests0))  # fmt: skip
             if profiler:
                 text = io.StringIO()
                 pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(18)
@@ -234,7 +237,8 @@ def bench_exporter(targets: list[str], cycles: int, concurrency: int, config: Pa
 def show(name: str, cycles: list[Cycle]) -> None:
     for i, c in enumerate(cycles, 1):
         print(f"  {name:14} cycle {i}: wall {c.wall_s:7.2f} s  CPU {c.cpu_s:6.2f} s  "
-              f"snmpd CPU {c.agent_cpu_s:5.2f} s  ok {c.ok}")  # fmt: skip
+              f"snmpd CPU {c.agent_cpu_s:5.2f} s  ok {c.ok}"
+              + (f"  SNMP requests {c.requests}" if c.requests else ""))  # fmt: skip
 
 
 def main() -> None:
