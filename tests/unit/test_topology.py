@@ -159,6 +159,25 @@ def test_backup_link_carries_traffic_only_when_no_primary_path_exists() -> None:
     assert routes(build_graph(without_primary), "P").paths["A"] == ("A", "P")
 
 
+def test_equal_cost_paths_take_the_first_listed_link_and_routes_list_parents_first() -> None:
+    # A reaches P through D1 or D2 at equal cost; A-D1 is listed before A-D2.
+    inv = inventory(
+        {"P": (None, 1), "D2": ("P", 1), "D1": ("P", 1), "A": ("D1", 1)},
+        [
+            ("P-D2", "D2", "P", M, M),
+            ("P-D1", "D1", "P", M, M),
+            ("D1-A", "A", "D1", M, M),
+            ("D2-A", "A", "D2", M, M),
+        ],
+    )
+    r = routes(build_graph(inv), "P")
+    assert r.paths["A"] == ("A", "D1", "P")
+    order = list(r.paths)
+    assert order[0] == "P"
+    assert all(order.index(p[1]) < order.index(s) for s, p in r.paths.items() if len(p) > 1)
+    assert list(r.hops) == order
+
+
 def test_site_without_any_link_is_unreachable_and_has_no_path() -> None:
     inv = inventory({"P": (None, 1), "X": ("P", 1)}, [])
     r = routes(build_graph(inv), "P")
