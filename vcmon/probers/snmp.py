@@ -168,6 +168,7 @@ class SnmpEngine:
     def __init__(self, *, concurrency: int = 200, v3_concurrency: int = 32) -> None:
         self._concurrency = concurrency
         self._engine: Any = None
+        self._pysnmp_transport: Any = None
         self._v2c: _V2cClient | None = None
         self._semaphore = asyncio.Semaphore(concurrency)
         self._v3_semaphore = asyncio.Semaphore(min(concurrency, v3_concurrency))
@@ -190,12 +191,19 @@ class SnmpEngine:
         transport = udp.UdpAsyncioTransport().open_client_mode()
         pconfig.add_transport(engine, udp.DOMAIN_NAME, transport)
         self._engine = engine
+        self._pysnmp_transport = transport
         loop = asyncio.get_running_loop()
         _, self._v2c = await loop.create_datagram_endpoint(_V2cClient, sock=_udp_socket())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         if self._engine is not None:
+            # stop receiving, then let replies already queued run while the transport is
+            # still registered: pysnmp raises on each one after close_dispatcher()
+            asyncio_transport = getattr(self._pysnmp_transport, "transport", None)
+            if asyncio_transport is not None:
+                asyncio_transport.close()
+            await asyncio.sleep(0)
             self._engine.close_dispatcher()
             self._engine = None
         if self._v2c is not None:
