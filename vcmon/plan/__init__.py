@@ -11,7 +11,7 @@ Public API (everything else is private):
 Pure: no I/O. The ILP (PuLP + the CBC binary bundled with it) lives in `solver.py` alone.
 """
 
-from vcmon.plan.planner import Costs, Plan, build_problem, plan, select_sites
+from vcmon.plan.planner import NO_MCU_COST, Costs, Plan, build_problem, plan, select_sites
 from vcmon.plan.problem import Problem, Purchase, PurchaseKind, Weight, ready_sites
 from vcmon.plan.waves import Wave, waves
 from vcmon.plan.whatif import (
@@ -25,6 +25,7 @@ from vcmon.plan.whatif import (
 )
 
 __all__ = [
+    "NO_MCU_COST",
     "Costs",
     "Difference",
     "LoadChange",

@@ -55,7 +55,8 @@ def solve(
     if budget is not None and budget < 0:
         raise ValueError(f"budget must not be negative (got {budget})")
     wanted = sorted(set(target) & set(problem.paths))
-    reachable = [s for s in wanted if s not in problem.blocked and _satisfiable(problem, s)]
+    relief = _full_relief(problem)
+    reachable = [s for s in wanted if s not in problem.blocked and _satisfiable(problem, s, relief)]
     unreachable = frozenset(wanted) - frozenset(reachable)
     model = _Model(problem, reachable)
     chosen = model.cheapest() if budget is None else model.best_within(budget, weight)
@@ -65,9 +66,8 @@ def solve(
     return Solution(tuple(sorted(chosen)), ready, unreachable)
 
 
-def _satisfiable(problem: Problem, site: str) -> bool:
+def _satisfiable(problem: Problem, site: str, relief: dict[str, tuple[float, float]]) -> bool:
     """With every MCU bought, each link of the path has some tier (or none) that fits."""
-    relief = _full_relief(problem)
     for lid in problem.paths[site]:
         need = problem.links.get(lid)
         if need is None:

@@ -42,14 +42,31 @@ def waves(plan: Plan) -> tuple[Wave, ...]:
     ready = set(plan.ready_now)
     result = [Wave(1, tuple(sorted(plan.ready_now)), (), 0.0, 0.0)]
     remaining = list(plan.purchases)
+    position = {p: _position(problem, p) for p in remaining}
+    hops = _hops_to_bridge(problem)
+    top = {
+        p: min([position[p], *upstream.get(position[p], ())], key=lambda lid: hops.get(lid, 0))
+        for p in remaining
+    }
+    # A bundle's gain depends only on links under its top link (its province, say): after a
+    # purchase, only bundles sharing that top link are re-evaluated.
+    cache: dict[Purchase, tuple[tuple[float, float, str], list[Purchase], set[str]]] = {}
     while remaining:
+        at: dict[str, list[Purchase]] = {}
+        for p in remaining:
+            at.setdefault(position[p], []).append(p)
         best: tuple[tuple[float, float, str], list[Purchase], set[str]] | None = None
         for p in remaining:
-            bundle = _bundle(problem, p, remaining, upstream)
-            gained = state.newly_ready(bundle, ready, plan.target, behind)
-            price = cost(bundle)
-            value = math.inf if price <= 0 else len(gained) / price
-            rank = (-value, lead_time(bundle), p.key)
+            if p not in cache:
+                here = position[p]
+                bundle = [
+                    q for lid in (here, *sorted(upstream.get(here, ()))) for q in at.get(lid, ())
+                ]
+                gained = state.newly_ready(bundle, ready, plan.target, behind)
+                price = cost(bundle)
+                value = math.inf if price <= 0 else len(gained) / price
+                cache[p] = ((-value, lead_time(bundle), p.key), bundle, gained)
+            rank, bundle, gained = cache[p]
             if gained and (best is None or rank < best[0]):
                 best = (rank, bundle, gained)
         if best is None:  # nothing left unlocks a site by itself: one last wave
@@ -58,11 +75,13 @@ def waves(plan: Plan) -> tuple[Wave, ...]:
         state.buy(bundle)
         ready |= gained
         remaining = [p for p in remaining if p not in bundle]
+        tops = {top[p] for p in bundle}
+        cache = {p: v for p, v in cache.items() if p in remaining and top[p] not in tops}
         result.append(
             Wave(
                 len(result) + 1,
                 tuple(sorted(gained)),
-                tuple(sorted(bundle)),
+                tuple(sorted(bundle, key=lambda p: p.key)),
                 cost(bundle),
                 lead_time(bundle),
             )
@@ -158,13 +177,9 @@ def _anchor(problem: Problem, p: Purchase) -> set[str]:
     return set(problem.mcus[p.target].above)
 
 
-def _bundle(
-    problem: Problem, p: Purchase, remaining: list[Purchase], upstream: dict[str, set[str]]
-) -> list[Purchase]:
-    """`p` and the remaining purchases on links between it and the bridge."""
-    here = _position(problem, p)
-    reach = {here, *upstream.get(here, ())}
-    return [q for q in remaining if q is p or _position(problem, q) in reach]
+def _hops_to_bridge(problem: Problem) -> dict[str, int]:
+    """Link -> how many links from it to the bridge, itself included (paths form a tree)."""
+    return {lid: len(path) - i for path in problem.paths.values() for i, lid in enumerate(path)}
 
 
 def _position(problem: Problem, p: Purchase) -> str:
