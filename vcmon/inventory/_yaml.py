@@ -216,6 +216,22 @@ class _Builder:
             kind = type(event)
             if kind is ScalarEvent:
                 self._nodes += 1
+                frame = stack[-1] if stack else None
+                # The hot path, inlined: a plain key, then its scalar value, in a mapping.
+                if frame is not None and type(frame.data) is dict and event.anchor is None:
+                    key = frame.key
+                    if key is None:
+                        text = event.value
+                        if text not in frame.lines and (text != "<<" or event.style):
+                            frame.key = text
+                            frame.key_line = event.start_mark.line + 1
+                            continue
+                    elif key is not _SKIP and key is not _MERGE:
+                        frame.data[key] = self._scalar(event)
+                        frame.lines[key] = frame.key_line
+                        frame.key = None
+                        frame.size += 1
+                        continue
                 value = self._scalar(event)
                 if event.anchor is not None:
                     self._anchors[event.anchor] = (value, 1)
@@ -344,6 +360,10 @@ class _Builder:
             if cached is not _SKIP:
                 return cached
             tag = _implicit_tag(value)
+            if tag == _STR:
+                if len(_PLAIN) < 100_000:
+                    _PLAIN[value] = value
+                return value
         if tag == _STR:
             return value
         construct = _SCALARS.get(tag)
