@@ -240,6 +240,17 @@ def test_load_on_a_link_declared_from_the_bridge_side_goes_to_its_down_direction
     assert ld.overloaded
 
 
+def test_sfu_on_a_link_declared_from_the_bridge_side_puts_tiles_on_its_up_direction() -> None:
+    inv = inventory(
+        {"P": (None, 1), "A": ("P", 1), "B": ("P", 1)},
+        [("P-A", "P", "A", 10 * M, 10 * M), ("B-P", "B", "P", 10 * M, 10 * M)],
+    )
+    loads = load_of(inv, "A B", ConferenceTopology.SFU)
+    # N = 2: each receives 1 tile (0.5 M) and sends 1 stream (1.25 M).
+    assert flows(loads, "P-A") == (0.5 * M, 1.25 * M, 1, 1)
+    assert flows(loads, "B-P") == (1.25 * M, 0.5 * M, 1, 1)
+
+
 def test_cascade_district_uplink_carries_one_stream_each_way_whatever_the_communes() -> None:
     loads = load_of(star(), "A B D1 C", ConferenceTopology.CASCADE, cascade_at="D1")
     d = 1.25 * M
