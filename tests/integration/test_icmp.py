@@ -31,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -264,6 +265,36 @@ def test_ping_socket_refused_by_ping_group_range_is_a_setup_error(lab: Lab) -> N
 
     with pytest.raises(ProbeSetupError, match="ping_group_range"):
         lab.run(scenario)
+
+
+NO_PERMISSION = """
+import asyncio
+from vcmon.errors import ProbeSetupError
+from vcmon.probers.icmp import IcmpEngine
+
+async def main() -> None:
+    async with IcmpEngine():
+        pass
+
+try:
+    asyncio.run(main())
+except ProbeSetupError as exc:
+    print(exc)
+"""
+
+
+def test_no_ping_group_and_no_cap_net_raw_is_a_setup_error_naming_both(lab: Lab) -> None:
+    out = subprocess.run(
+        ["ip", "netns", "exec", lab.prober, "setpriv", "--bounding-set", "-net_raw",
+         sys.executable, "-c", NO_PERMISSION],
+        capture_output=True, text=True, check=True, cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+    assert out.stdout.strip() == (
+        "cannot open an ICMP socket: ICMP datagram socket: Permission denied "
+        "(net.ipv4.ping_group_range); raw ICMP socket: Operation not permitted "
+        "(needs CAP_NET_RAW)"
+    )
+    assert out.stderr == ""
 
 
 def test_auto_takes_ping_socket_where_allowed_else_raw(lab: Lab) -> None:

@@ -1,10 +1,10 @@
 """The ICMP echo prober: one asyncio engine, one socket, every target interleaved like fping.
 
-Packets are built once per module with scapy (an IP/ICMP echo of `size_bytes` on the wire,
-DSCP set on the socket with IP_TOS); per packet only the sequence number and checksum are
-patched in bytes, so scapy never sits on the hot path. Sends are round-robin across the
-targets in flight, each target keeping its own `spacing_s`, with an optional global pacing
-(`min_interval_s`, fping's `-i`). One non-blocking socket is read with `loop.add_reader`;
+Packets are built once per module with scapy (an IP/ICMP echo whose whole IP packet is
+`size_bytes`, DSCP set on the socket with IP_TOS); per packet only the sequence number and
+checksum are patched in bytes, so scapy never sits on the hot path. Sends are round-robin
+across the targets in flight, each target keeping its own `spacing_s`, under a global
+pacing (`min_interval_s`, fping's `-i`). One non-blocking socket is read with `loop.add_reader`;
 replies are matched by (identifier, sequence) and then checked for the right source
 address and the exact payload we sent. Anything else - other pingers' replies, forgeries,
 truncated packets, floods, our own echo requests seen on loopback - is counted in
@@ -18,7 +18,9 @@ Jitter, both from consecutive replies in sequence order (lost echoes skipped):
 `jitter_ipdv_s` is the mean of |RTT(i) - RTT(i-1)| (RFC 5481 IPDV style);
 `jitter_rfc3550_s` smooths the same differences as J += (|D| - J) / 16 from J = 0
 (RFC 3550 section 6.4.1), so it lags on short probes. RTTs use the kernel's receive
-timestamp (SO_TIMESTAMPNS), so a busy event loop does not inflate them.
+timestamp (SO_TIMESTAMPNS), so a busy event loop does not inflate them; the send time is
+read just before sendto(2). Both are wall-clock (the kernel stamps in CLOCK_REALTIME): a
+clock step during a probe makes that one RTT 'late' rather than wrong.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ __all__ = [
 IP_HEADER_BYTES = 20
 ICMP_HEADER_BYTES = 8
 MIN_SIZE_BYTES = IP_HEADER_BYTES + ICMP_HEADER_BYTES
-MAX_SIZE_BYTES = 65_535 - 8  # the largest IPv4 datagram a raw/ping socket accepts
+MAX_SIZE_BYTES = 65_535 - 8  # kept a little under the IPv4 limit of 65,535 bytes
 _MAX_SEQ_IN_FLIGHT = 60_000  # below 2**16 so a sequence number is never reused while pending
 
 # Linux values; the socket module does not export them.
