@@ -116,3 +116,32 @@ def test_shipped_files_pass_both_validators(path: str) -> None:
     assert check_schema(doc, inventory_schema()) == []
     validator, _ = _validators_for(inventory_schema())
     assert list(validator.iter_errors(doc.data)) == []
+
+
+def test_unknown_alias_and_second_document_are_problems(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text("x: 1\ny: *nope\n---\nz: 2\n", encoding="utf-8")
+    with pytest.raises(InventoryError) as caught:
+        read_yaml(path)
+    assert [(p.line, p.path, p.message) for p in caught.value.problems] == [
+        (2, "", "unknown alias '*nope'"),
+        (3, "", "a second YAML document: use one per file"),
+    ]
+
+
+def test_scalars_follow_yaml_1_1_like_pyyaml(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        "a: yes\nb: ~\nc: 0x10\nd: 1.5\ne: '1.5'\nf: 2022-10-01\ng: 1e6\nh: !!str 5\n",
+        encoding="utf-8",
+    )
+    assert read_yaml(path).data == {
+        "a": True,
+        "b": None,
+        "c": 16,
+        "d": 1.5,
+        "e": "1.5",
+        "f": "2022-10-01",
+        "g": "1e6",
+        "h": "5",
+    }
