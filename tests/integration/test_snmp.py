@@ -292,6 +292,7 @@ def test_rate_matches_generated_traffic_within_2_percent_both_directions(lab: La
     first, second = asyncio.run(run())
     assert tracker.update(dev, first)[LINK.id].used_up_bps is None  # first poll seeds
     rates = tracker.update(dev, second)[LINK.id]
+    assert rates.failure is None, (rates, first, second)
     elapsed = second.monotonic_s - first.monotonic_s
     # the router sits on the link's `site` end: its out is the link's UP direction
     assert rates.used_up_bps == pytest.approx(out_packets * WIRE_BYTES * 8 / elapsed, rel=0.02)

@@ -116,8 +116,13 @@ def counter_delta(prev: int, cur: int, *, hc: bool) -> int | None:
     return None if hc else cur + COUNTER32_MODULUS - prev
 
 
-def uptime_consistent(prev_uptime_s: float, cur_uptime_s: float, elapsed_s: float) -> bool:
+def uptime_consistent(
+    prev_uptime_s: float, cur_uptime_s: float, elapsed_s: float, slack_s: float = 0.0
+) -> bool:
     """True if sysUpTime advanced by about the wall-clock interval (no agent restart).
+
+    `slack_s` widens the tolerance by how long the two polls took: the agent read its clock
+    somewhere inside each poll, not at the moment the reply arrived.
 
     >>> uptime_consistent(1000.0, 1060.2, 60.0), uptime_consistent(1000.0, 12.0, 60.0)
     (True, False)
@@ -127,7 +132,7 @@ def uptime_consistent(prev_uptime_s: float, cur_uptime_s: float, elapsed_s: floa
     advanced = cur_uptime_s - prev_uptime_s
     if advanced < 0:
         advanced += TIMETICKS_MODULUS_S
-    tolerance = max(UPTIME_TOLERANCE_S, UPTIME_TOLERANCE_RATIO * elapsed_s)
+    tolerance = max(UPTIME_TOLERANCE_S, UPTIME_TOLERANCE_RATIO * elapsed_s) + slack_s
     return abs(advanced - elapsed_s) <= tolerance
 
 
@@ -272,7 +277,8 @@ class RateTracker:
         prev_result, prev = previous
         elapsed = result.monotonic_s - prev_result.monotonic_s
         assert prev_result.sys_uptime_s is not None  # stored only with an uptime
-        if not uptime_consistent(prev_result.sys_uptime_s, result.sys_uptime_s, elapsed):
+        slack = prev_result.duration_s + result.duration_s
+        if not uptime_consistent(prev_result.sys_uptime_s, result.sys_uptime_s, elapsed, slack):
             cap_up, cap_down = _capacities(link, cur.speed_bps)
             return LinkRates(link.id, result.measured_at, None, None, cap_up, cap_down,
                              cur.oper_up, failure=FailureReason.AGENT_RESTARTED)  # fmt: skip

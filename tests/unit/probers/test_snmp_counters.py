@@ -162,3 +162,9 @@ def test_measurement_carries_reason_as_plain_string() -> None:
     m = tracker.update(CPE, result(60.0, 5.0, sample(0, 0)))[LINK.id].to_measurement()
     assert m.failure == "agent_restarted" and m.used_up_bps is None
     assert (m.capacity_up_bps, m.capacity_down_bps) == (10e6, 40e6)
+
+
+def test_slow_polls_widen_the_uptime_tolerance_by_their_duration() -> None:
+    # 3 s off on a 10 s interval: a restart for quick polls, not for polls that took 1.5 s each
+    assert not uptime_consistent(100.0, 107.0, 10.0)
+    assert uptime_consistent(100.0, 107.0, 10.0, slack_s=3.0)
