@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -58,8 +59,8 @@ class Daemon:
             for t in targets:
                 self.loop.add_target(t["address"], t["delay_s"], t["jitter_s"], _loss(t["loss"]))
         sockets_done = time.monotonic()
-        for ns in self.spec["agents"]:
-            self.start_agent(ns)
+        with ThreadPoolExecutor(max_workers=8) as pool:  # process start-up is the cost
+            list(pool.map(self.start_agent, self.spec["agents"]))
         spawned = time.monotonic()
         # Real-time priority keeps reply timing exact while the machine is busy (tests,
         # builds); the loop sleeps in select(2), so it cannot starve anything (and RT

@@ -12,13 +12,14 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from vcmon.errors import LabError
 from vcmon.lab import agents, netns
-from vcmon.lab.plan import BRIDGE_ADDR, NOC_ADDR, LabPlan, Route, Veth, build_plan
+from vcmon.lab.plan import BRIDGE_ADDR, NOC_ADDR, LabPlan, Namespace, Route, Veth, build_plan
 from vcmon.lab.scenario import Action, Loss, Scenario, load_scenario
 from vcmon.lab.traffic import FLOW_PAYLOAD, WIRE_OVERHEAD
 from vcmon.model import Inventory
@@ -28,7 +29,9 @@ TRUTH = "truth.json"
 _OUR_FILES = (
     STATE, TRUTH, "daemon.json", "daemon.pid", "daemon.ready", "daemon.log", "events.jsonl",
 )  # fmt: skip
-READY_TIMEOUT_S = 45.0
+READY_TIMEOUT_S = 60.0
+PARALLEL = 8
+"""Concurrent `ip`/`tc`/agent starts: enough to keep 2 cores busy through process start-up."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +127,7 @@ def up(
     up with another inventory, any failure while building, after rolling back).
     """
     netns.require_root()
-    netns.require_programs(["ip", "tc", "snmpd"])
+    netns.require_programs(["ip", "tc", "snmpd", "nsenter"])
     sc = scenario if isinstance(scenario, Scenario) else (
         load_scenario(scenario) if scenario is not None else Scenario()
     )  # fmt: skip
@@ -216,7 +219,8 @@ def _build(plan: LabPlan) -> None:
     commands = [_veth_commands(plan, v) for v in plan.veths]
     netns.ip_batch([f"netns add {n.name}" for n in plan.namespaces])
     netns.ip_batch([c["create"] for c in commands])
-    for ns in plan.namespaces:
+
+    def configure(ns: Namespace) -> None:
         lines = ["link set lo up"] + [f"addr add {a}/32 dev lo" for a in ns.addresses]
         lines += [f"route add local {p} dev lo" for p in ns.local]
         shaping = []
@@ -233,6 +237,10 @@ def _build(plan: LabPlan) -> None:
         if ns.role == "noc":
             sysctls["net.ipv4.ping_group_range"] = "0 2147483647"
         netns.write_sysctls(ns.name, sysctls)
+
+    # Namespaces are independent once their veths exist: configure them on every core.
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        list(pool.map(configure, plan.namespaces))
 
 
 def _resolve_events(plan: LabPlan, inv: Inventory, sc: Scenario) -> list[dict[str, Any]]:

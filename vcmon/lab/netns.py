@@ -32,6 +32,8 @@ PACKAGES = {
     "fping": "fping",
     "iperf3": "iperf3",
     "traceroute": "traceroute",
+    "nsenter": "util-linux",
+    "chrt": "util-linux",
 }
 
 
