@@ -19,7 +19,7 @@ from vcmon.errors import InventoryError
 from vcmon.inventory._resolve import Resolver
 from vcmon.inventory._schema import check_schema
 from vcmon.inventory._sources import inventory_schema, read_sources
-from vcmon.inventory._yaml import Document, read_yaml
+from vcmon.inventory._yaml import Document, gc_paused, read_yaml
 from vcmon.model import Inventory
 
 __all__ = ["Document", "check_schema", "inventory_schema", "load_inventory", "read_yaml"]
@@ -32,6 +32,11 @@ def load_inventory(path: str | os.PathLike[str]) -> Inventory:
     >>> inv.links["dc-536"].up_bps, inv.profiles["hd"].demand_bps, inv.sites["21340"].district
     (4000000.0, 1440000.0, '530')
     """
+    with gc_paused():
+        return _load(path)
+
+
+def _load(path: str | os.PathLike[str]) -> Inventory:
     sources = read_sources(path)
     if sources.fatal:
         raise InventoryError(sources.problems)
