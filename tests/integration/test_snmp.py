@@ -335,13 +335,14 @@ def test_agent_restart_during_polling_reseeds_without_spike_or_negative_rate(lab
 def test_stopped_agent_times_out_without_affecting_a_healthy_device(lab: Lab) -> None:
     module = Module("snmp_fast", ProberKind.SNMP, interval_s=60, timeout_s=0.5, retries=1)
     healthy = device(DATA0)
-    dead = Device("dead", "agent", AGENT_IP, (), None, (DATA0,))
+    # our own end of the mgmt veth: nothing listens there, and its port unreachables are
+    # not reported to an unconnected UDP socket
+    dead = Device("dead", "agent", f"{NET}.1", (), None, (DATA0,))
 
     async def run() -> tuple[list[SnmpResult], dict[str, int]]:
         async with SnmpEngine() as engine:
-            good = engine.poll(healthy, v2c(), module, PORT)
-            gone = engine.poll(dead, v2c(), module, PORT + 1)  # nothing listens there
-            results = list(await asyncio.gather(good, gone))
+            jobs = [(healthy, v2c(), module), (dead, v2c(), module)]
+            results = await engine.poll_many(jobs, PORT)
             return results, engine.stats()
 
     (good, gone), stats = asyncio.run(run())
@@ -436,12 +437,13 @@ FAKE_COMMUNITY = "fake-community"
 WAN = Interface("wan", InterfaceMatch.IFNAME, "wan0")
 
 
-def good_mib() -> dict[tuple[int, ...], tuple[int, bytes]]:
+def good_mib(extra_interfaces: int = 0) -> dict[tuple[int, ...], tuple[int, bytes]]:
+    names = [b"lo", b"wan0", *(f"ge-0/0/{i}".encode() for i in range(extra_interfaces))]
     mib: dict[tuple[int, ...], tuple[int, bytes]] = {
         UPTIME: (TIMETICKS, (123_456).to_bytes(3, "big")),
-        IFNUMBER: (INTEGER, b"\x02"),
+        IFNUMBER: (INTEGER, len(names).to_bytes(1, "big")),
     }
-    for index, name in ((1, b"lo"), (2, b"wan0")):
+    for index, name in enumerate(names, 1):
         mib[(*snmp.IF_NAME, index)] = (OCTETS, name)
         mib[(*snmp.IF_DESCR, index)] = (OCTETS, name)
         mib[(*snmp.IF_HC_IN_OCTETS, index)] = (COUNTER64, (10_000 * index).to_bytes(4, "big"))
@@ -513,8 +515,9 @@ class FakeAgent(asyncio.DatagramProtocol):
 
 
 def poll_fake(
-    mib: dict[tuple[int, ...], tuple[int, bytes]], mode: str = "ok"
+    mib: dict[tuple[int, ...], tuple[int, bytes]], mode: str = "ok", polls: int = 1
 ) -> tuple[SnmpResult, dict[str, int]]:
+    """Poll the fake agent `polls` times with one engine; the last result and the stats."""
     os.environ["VCMON_TEST_FAKE_COMMUNITY"] = FAKE_COMMUNITY
     module = Module("fast", ProberKind.SNMP, interval_s=60, timeout_s=0.3, retries=0)
 
@@ -527,8 +530,9 @@ def poll_fake(
         try:
             async with SnmpEngine() as engine:
                 dev = Device("fake", "agent", "127.0.0.1", (), None, (WAN,))
-                result = await engine.poll(dev, v2c("fake", "VCMON_TEST_FAKE_COMMUNITY"), module,
-                                           port)  # fmt: skip
+                auth = v2c("fake", "VCMON_TEST_FAKE_COMMUNITY")
+                for _ in range(polls):
+                    result = await engine.poll(dev, auth, module, port)
                 return result, engine.stats()
         finally:
             transport.close()
@@ -600,3 +604,12 @@ def test_pysnmp_debug_output_does_not_carry_v3_keys(lab: Lab) -> None:
     assert "usm" in dump.lower()  # debug was on and saw the v3 exchanges
     for name in ("auth", "priv", "wrong"):
         assert lab.secrets[name] not in dump
+
+
+def test_max_repetitions_learned_from_ifnumber_make_later_polls_one_request() -> None:
+    # 40 rows: the first poll (16 repetitions) needs 3 GETBULKs, later ones exactly one
+    first, _ = poll_fake(good_mib(extra_interfaces=38))
+    later, stats = poll_fake(good_mib(extra_interfaces=38), polls=2)
+    assert first.requests == 3 and first.sample("wan") is not None
+    assert later.requests == 1 and later.sample("wan") is not None
+    assert stats["requests"] == 4 and stats["responses"] == 4
