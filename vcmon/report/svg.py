@@ -49,16 +49,17 @@ def map_svg(
     lats = [s.lat for s in placed if s.lat is not None]
     lons = [s.lon for s in placed if s.lon is not None]
     kx = math.cos(math.radians(sum(lats) / len(lats)))
+    lat0, lon0 = min(lats), min(lons)
     margin, legend = 24.0, 110.0
-    span_x = max((max(lons) - min(lons)) * kx, 1e-6)
-    span_y = max(max(lats) - min(lats), 1e-6)
+    span_x = max((max(lons) - lon0) * kx, 1e-6)
+    span_y = max(max(lats) - lat0, 1e-6)
     scale = min((width - 2 * margin - legend) / span_x, (height - 2 * margin) / span_y)
 
     def xy(s: SiteRow) -> tuple[float, float]:
         assert s.lat is not None and s.lon is not None
         return (
-            margin + (s.lon - min(lons)) * kx * scale,
-            height - margin - (s.lat - min(lats)) * scale,
+            margin + (s.lon - lon0) * kx * scale,
+            height - margin - (s.lat - lat0) * scale,
         )
 
     where = {s.code: xy(s) for s in placed}
