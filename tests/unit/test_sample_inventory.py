@@ -285,3 +285,23 @@ def test_district_hubs_are_spofs_unless_every_commune_has_a_backup(inv: Inventor
         - {c for c, s in inv.sites.items() if s.level is Level.COMMUNE}
     )
     assert max(found.items(), key=lambda kv: len(kv[1]))[0] == ("link", "dc-524")
+
+
+def test_national_benchmark_generator_writes_a_loadable_inventory(tmp_path: Path) -> None:
+    # bench/national.py must keep up with the inventory format; 2 provinces keep it fast.
+    spec = importlib.util.spec_from_file_location("national", REPO / "bench" / "national.py")
+    assert spec is not None and spec.loader is not None
+    national = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = national
+    spec.loader.exec_module(national)
+    counts = national.generate(tmp_path / "national", provinces=2)
+    loaded = load_inventory(tmp_path / "national")
+    levels = [s.level for s in loaded.sites.values()]
+    # The national bridge is a province-level site of its own, beside the 2 provinces.
+    assert [levels.count(level) for level in Level] == [
+        1 + counts["provinces"],
+        counts["districts"],
+        counts["communes"],
+    ]
+    assert len(loaded.devices) == len(loaded.sites) == counts["devices"]
+    assert loaded.conference.bridge == "00"
