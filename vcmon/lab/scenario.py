@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
 from vcmon.errors import InventoryError, Problem
+from vcmon.inventory._yaml import Document, Key, format_path, parse_yaml, read_yaml
 from vcmon.units import parse_duration, parse_rate
 
 _PATTERN = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
@@ -149,16 +149,18 @@ _ACTION_TARGET = {
 }
 
 
-def _lines(node: yaml.Node, path: str, out: dict[str, int]) -> None:
-    out.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            sub = f"{path}.{key.value}" if path else str(key.value)
-            out[sub] = key.start_mark.line + 1
-            _lines(value, sub, out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _lines(item, f"{path}[{i}]", out)
+def _lines(doc: Document, data: Any, path: list[Key], out: dict[str, int]) -> None:
+    """Line of every dotted path (`sites.21010.delay`), for errors found after validation."""
+    out[format_path(path)] = doc.line(path)
+    items = (
+        data.items()
+        if isinstance(data, dict)
+        else enumerate(data)
+        if isinstance(data, list)
+        else ()
+    )
+    for key, value in items:
+        _lines(doc, value, [*path, key], out)
 
 
 def _schema() -> dict[str, Any]:
@@ -167,21 +169,9 @@ def _schema() -> dict[str, Any]:
     return schema
 
 
-def _dotted(parts: Any) -> str:
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out
-
-
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; every mistake is reported with file:line."""
-    file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InventoryError.single(file, 0, "", f"cannot read: {exc.strerror}") from None
-    return parse_scenario(text, file)
+    return _scenario(read_yaml(path))
 
 
 def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
@@ -196,17 +186,14 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
     ...
     vcmon.errors.InventoryError: s.yaml:2: sites.21010.delay: 'soon' is not a duration ...
     """
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 0
-        what = getattr(exc, "problem", None) or str(exc)
-        raise InventoryError.single(file, line, "", f"not valid YAML: {what}") from None
+    return _scenario(parse_yaml(text, file))
+
+
+def _scenario(doc: Document) -> Scenario:
+    # The inventory's line-aware YAML reader: same error style, duplicate keys caught.
+    file, data = doc.file, doc.data
     lines: dict[str, int] = {}
-    if node is not None:
-        _lines(node, "", lines)
+    _lines(doc, data, [], lines)
     problems: list[Problem] = []
 
     def problem(where: str, message: str) -> None:
@@ -216,7 +203,7 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
         raise InventoryError.single(file, 1, "", "a scenario is a mapping with `version: 1`")
     validator = jsonschema.Draft202012Validator(_schema())
     for err in validator.iter_errors(data):
-        problem(_dotted(err.absolute_path), err.message)
+        problem(format_path(list(err.absolute_path)), err.message)
     if problems:
         raise InventoryError(problems)
 

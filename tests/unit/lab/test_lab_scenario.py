@@ -55,5 +55,12 @@ def test_impossible_losses_are_rejected(loss: str) -> None:
 
 
 def test_bad_yaml_names_the_line() -> None:
-    with pytest.raises(InventoryError, match=r"^x\.yaml:3: not valid YAML: mapping values"):
+    with pytest.raises(InventoryError, match=r"^x\.yaml:3: invalid YAML: mapping values"):
         parse_scenario("version: 1\nsites:\n  a: b: c\n", "x.yaml")
+
+
+def test_duplicate_keys_are_an_error_not_a_silent_override() -> None:
+    with pytest.raises(
+        InventoryError, match=r"^x\.yaml:4: sites.21010: duplicate key '21010' \(first at line 3\)$"
+    ):
+        parse_scenario("version: 1\nsites:\n  '21010': {delay: 1ms}\n  '21010': {}\n", "x.yaml")
