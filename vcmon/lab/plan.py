@@ -212,6 +212,17 @@ def build_plan(inv: Inventory, scenario: Scenario, prefix: str) -> LabPlan:
         setting = scenario.links.get(ln.id)
         up = setting.up_bps if setting and setting.up_bps is not None else ln.up_bps
         down = setting.down_bps if setting and setting.down_bps is not None else ln.down_bps
+        if setting:
+            for way, load, rate in (
+                ("up", setting.background_up_bps, up),
+                ("down", setting.background_down_bps, down),
+            ):
+                if load >= rate:  # the shaper would cut it: counters would not match the truth
+                    where = f"links.{ln.id}.background"
+                    raise LabError(
+                        f"{scenario.source}:{scenario.line(where)}: {where}: {way} "
+                        f"{load:.0f} b/s is not below the link's {way} rate {rate:.0f} b/s"
+                    )
         veths.append(
             Veth(
                 ln.id,

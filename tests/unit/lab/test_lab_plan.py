@@ -95,3 +95,9 @@ def test_flat_mode_adds_thousands_of_targets_in_one_namespace() -> None:
     targets = plan.targets["vt-flat"]
     assert len(targets) == len({t.address for t in targets}) == 2500
     assert all(t.delay_s == 0.002 for t in targets)
+
+
+def test_background_load_at_or_above_the_link_rate_is_refused() -> None:
+    sc = parse_scenario("version: 1\nlinks:\n  522-21211: {background: {up: 10M}}\n", "s.yaml")
+    with pytest.raises(LabError, match=r"^s\.yaml:3: links\.522-21211\.background: up "):
+        build_plan(small_inventory(), sc, "vt-")

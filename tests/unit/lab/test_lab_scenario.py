@@ -64,3 +64,10 @@ def test_duplicate_keys_are_an_error_not_a_silent_override() -> None:
         InventoryError, match=r"^x\.yaml:4: sites.21010: duplicate key '21010' \(first at line 3\)$"
     ):
         parse_scenario("version: 1\nsites:\n  '21010': {delay: 1ms}\n  '21010': {}\n", "x.yaml")
+
+
+def test_every_action_is_in_the_schema_and_names_its_target() -> None:
+    from vcmon.lab.scenario import _ACTION_TARGET, _schema
+
+    enum = _schema()["$defs"]["event"]["properties"]["action"]["enum"]
+    assert sorted(enum) == sorted(a.value for a in Action) == sorted(_ACTION_TARGET)
