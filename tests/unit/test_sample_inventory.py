@@ -257,6 +257,32 @@ def test_ba_to_communes_blame_the_thin_district_uplink(
     assert (hd["535"].root_cause, hd["535"].root) == (RootCause.LOCAL, "dc-535")
 
 
+def test_a_cascaded_mcu_at_ba_to_leaves_only_the_local_thin_uplinks(inv: Inventory) -> None:
+    graph = topology.build_graph(inv)
+    routes = topology.routes(graph, "51")
+    cascade = readiness.assess(
+        inv,
+        graph,
+        routes,
+        frozenset(inv.sites),
+        ConferenceTopology.CASCADE,
+        cascade_at=frozenset({"535"}),
+        profiles=["hd"],
+    )
+    verdicts = {c: r.verdicts["hd"].verdict for c, r in cascade.items()}
+    stream, demand = inv.profiles["hd"].stream_bps, inv.profiles["hd"].demand_bps
+    communes = [c for c, s in inv.sites.items() if s.level is Level.COMMUNE]
+    up = {c: inv.links[_primary_uplink(inv, c)].up_bps for c in communes}
+    # dc-535 now carries one stream each way (the cascade MCU), so what is left is local:
+    # every commune whose own upload is below the bare 1.2 Mb/s stream (12, two of them in
+    # Ba Tơ) is not ready; those at 1.2 Mb/s (6) and Lý Sơn (latency) are degraded.
+    starved = {c for c in communes if up[c] < stream}
+    squeezed = {c for c in communes if stream <= up[c] < demand}
+    assert {c for c, v in verdicts.items() if v is Verdict.NOT_READY} == starved
+    assert {c for c, v in verdicts.items() if v is Verdict.DEGRADED} == squeezed | {"536"}
+    assert (len(starved), len(squeezed)) == (12, 6)
+
+
 def test_ly_son_is_degraded_by_estimated_latency_alone(
     hd: dict[str, readiness.ProfileVerdict],
 ) -> None:
