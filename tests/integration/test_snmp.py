@@ -613,3 +613,15 @@ def test_max_repetitions_learned_from_ifnumber_make_later_polls_one_request() ->
     assert first.requests == 3 and first.sample("wan") is not None
     assert later.requests == 1 and later.sample("wan") is not None
     assert stats["requests"] == 4 and stats["responses"] == 4
+
+
+def test_a_name_instead_of_an_address_is_an_error_result_without_a_dns_lookup() -> None:
+    async def run() -> SnmpResult:
+        async with SnmpEngine() as engine:
+            named = Device("named", "agent", "rtr-1.invalid", (), None, (WAN,))
+            return await engine.poll(named, v2c("fake", "VCMON_TEST_UNUSED"), MODULE, 1161)
+
+    started = time.monotonic()
+    result = asyncio.run(run())
+    assert result.failure is FailureReason.ERROR and result.requests == 0
+    assert time.monotonic() - started < 2.0

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import ipaddress
 import itertools
 import logging
 import socket
@@ -235,19 +236,29 @@ class SnmpEngine:
         started = time.monotonic()
         requests_before = self._requests
         try:
+            if not _is_ipv4(device.address):
+                # a name would need a DNS lookup, which blocks the loop (and IPv6: not yet)
+                log.warning("snmp %s: address is not an IPv4 address", device.name)
+                raise _PollFailedError(FailureReason.ERROR)
             security = self._security(auth)
             target = _Target(device.name, (device.address, port), security, module)
             uptime, samples, missing = await self._poll_ifmib(device, target)
-        except _PollFailedError as failed:
-            self._failures[failed.reason] += 1
-            log.debug("snmp %s: %s", device.name, failed.reason.value)
+        except ProbeSetupError:
+            raise
+        except Exception as exc:
+            reason = exc.reason if isinstance(exc, _PollFailedError) else FailureReason.ERROR
+            if reason is FailureReason.ERROR:
+                # the type only: a third-party message could quote what it was given
+                log.warning("snmp %s: unexpected %s", device.name, type(exc).__name__)
+            self._failures[reason] += 1
+            log.debug("snmp %s: %s", device.name, reason.value)
             return SnmpResult(
                 device=device.name,
                 measured_at=time.time(),
                 monotonic_s=time.monotonic(),
                 duration_s=time.monotonic() - started,
                 sys_uptime_s=None,
-                failure=failed.reason,
+                failure=reason,
                 requests=self._requests - requests_before,
             )
         failure = None
@@ -568,6 +579,17 @@ def _value(value: Any) -> int | str | None:
     if isinstance(value, rfc1902.Counter32 | rfc1902.Gauge32 | rfc1902.TimeTicks):
         return int(value)
     return None
+
+
+def _is_ipv4(address: str) -> bool:
+    """
+    >>> _is_ipv4("198.18.0.1"), _is_ipv4("rtr-1.example"), _is_ipv4("2001:db8::1")
+    (True, False, False)
+    """
+    try:
+        return isinstance(ipaddress.ip_address(address), ipaddress.IPv4Address)
+    except ValueError:
+        return False
 
 
 def _int(value: int | str | None) -> int | None:
