@@ -259,8 +259,10 @@ class _Judge:
             reason = Reason(Metric.UNREACHABLE, Verdict.NOT_READY, 0.0, 0.0, ROUTING_SOURCE, site)
             return self._verdict(site, (reason,), RootCause.LOCAL, site)
         reasons = self.path_reasons(site) + self._capacity[site]
-        if not reasons:
-            return self._verdict(site, (), RootCause.NONE, None)
+        if not reasons:  # the common case, kept cheap for national inventories
+            return ProfileVerdict(
+                site, self.profile.name, Verdict.READY, (), RootCause.NONE, None, self.basis
+            )
         worst = max(r.verdict.rank for r in reasons)
         cause, root = max(
             (self._blame(site, r) for r in reasons if r.verdict.rank == worst),
@@ -325,8 +327,7 @@ class _Judge:
             (Metric.JITTER, pm.jitter_s, self.policy.jitter_s),
             (Metric.LOSS, pm.loss_ratio, self.policy.loss_ratio),
         )
-        found = (_grade(m, v, t, site) for m, v, t in checks if v is not None)
-        return [r for r in found if r is not None]
+        return [_over(m, v, t, site) for m, v, t in checks if v is not None and v > t.ready]
 
     # --- capacity ------------------------------------------------------------------------
 
@@ -369,8 +370,11 @@ def _grade(
     >>> [_grade(Metric.RTT_P95, v, t, "A").verdict.value for v in (0.3, 0.3001)]
     ['degraded', 'not_ready']
     """
-    if value <= limit.ready:
-        return None
+    return None if value <= limit.ready else _over(metric, value, limit, where, detail)
+
+
+def _over(metric: Metric, value: float, limit: Threshold, where: str, detail: str = "") -> Reason:
+    """The reason for a value already known to be above the ready limit."""
     if value <= limit.degraded:
         return Reason(metric, Verdict.DEGRADED, value, limit.ready, limit.source, where, detail)
     return Reason(metric, Verdict.NOT_READY, value, limit.degraded, limit.source, where, detail)
