@@ -656,24 +656,25 @@ class IcmpEngine:
         budget = _SEND_BUDGET
         interval = self._min_interval
         while heap and budget:
-            due = heap[0][0]
+            due, order, run = heap[0]
             if due > now:
                 break
             if interval and self._next_send > now:
                 break
-            _, order, run = heapq.heappop(heap)
             if run.finished:  # ended early (cancelled): its entry is dropped lazily here
+                heapq.heappop(heap)
                 continue
             if self._send(run):
                 budget -= 1
                 if interval:  # up to 2 ms of credit: the loop's timers tick in ms
                     self._next_send = max(self._next_send, now - 0.002) + interval
-                if len(run.tx_ns) < run.module.count:
-                    heapq.heappush(heap, (now + run.module.spacing_s, order, run))
+                if len(run.tx_ns) < run.module.count:  # one sift instead of pop + push
+                    heapq.heapreplace(heap, (now + run.module.spacing_s, order, run))
                 else:
+                    heapq.heappop(heap)
                     self._arm_deadline(run, now)
             else:  # socket buffer full: retry this one shortly, keep its place
-                heapq.heappush(heap, (now + 0.001, order, run))
+                heapq.heapreplace(heap, (now + 0.001, order, run))
                 break
             now = time.monotonic()  # what loop.time() reads, without the method call
         if not heap:
