@@ -376,7 +376,8 @@ def to_json(data: ReportData) -> str:
         row["communes_ready_ratio"] = summary.communes_ready_ratio
     for row, link in zip(doc["links"], data.links, strict=True):
         row["utilisation"] = link.utilisation if math.isfinite(link.utilisation) else None
-    return json.dumps(doc, default=_json_default, ensure_ascii=False, indent=1, allow_nan=False)
+    # No indent: only then does json use its C encoder (the national report is ~15 MB).
+    return json.dumps(doc, default=_json_default, ensure_ascii=False, allow_nan=False)
 
 
 def write_report(data: ReportData, out_dir: Path, lang: str = "vi") -> list[Path]:
