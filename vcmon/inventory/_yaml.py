@@ -34,6 +34,7 @@ from yaml.nodes import ScalarNode
 from yaml.resolver import Resolver as SafeResolver
 
 from vcmon.errors import InventoryError, Problem
+from vcmon.inventory import _cache
 
 Key = str | int
 """One step of a path into a document: a mapping key or a list index."""
@@ -130,7 +131,12 @@ def read_yaml(path: str | os.PathLike[str]) -> Document:
         line = raw.count(b"\n", 0, exc.start) + 1
         message = f"not UTF-8 text (byte 0x{raw[exc.start]:02x}): save the file as UTF-8"
         raise InventoryError.single(name, line, "", message) from None
-    return parse_yaml(text, name)
+    cached = _cache.load(raw)
+    if cached is not None:
+        return Document(name, cached[0], cached[1])
+    doc = parse_yaml(text, name)
+    _cache.store(raw, doc.data, doc._lines)
+    return doc
 
 
 @contextmanager

@@ -1,0 +1,74 @@
+"""The parsed-YAML cache: a hit gives the same data and lines; any doubt means parsing again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vcmon.inventory import _cache, read_yaml
+
+
+def _big_yaml(path: Path) -> Path:
+    lines = ["sites:"]
+    for i in range(1000):
+        lines += [f'  "{i:05d}":', f"    name: Xã {i}", "    level: commune", '    parent: "001"']
+    lines += ["shared: &s {a: 1}", "again: *s"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert path.stat().st_size >= _cache.MIN_BYTES
+    return path
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    where = tmp_path / "cache"
+    monkeypatch.setenv("VCMON_CACHE_DIR", str(where))
+    return where / "yaml"
+
+
+def test_second_read_comes_from_the_cache_with_the_same_lines(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    path = _big_yaml(tmp_path / "big.yaml")
+    first = read_yaml(path)
+    assert len(list(cache_dir.glob("*.marshal"))) == 1
+    second = read_yaml(path)
+    assert second.data == first.data
+    assert second.data is not first.data
+    for key in ("00000", "00500", "00999"):
+        assert second.line(("sites", key, "parent")) == first.line(("sites", key, "parent"))
+    assert second.line(("sites", "00999", "parent")) == 1 + 999 * 4 + 4
+    assert second.data["again"] is second.data["shared"]  # aliases stay shared
+
+
+def test_an_edited_file_is_parsed_again(tmp_path: Path, cache_dir: Path) -> None:
+    path = _big_yaml(tmp_path / "big.yaml")
+    read_yaml(path)
+    path.write_text(path.read_text(encoding="utf-8").replace("Xã 7\n", "Xã bảy\n"), "utf-8")
+    assert read_yaml(path).data["sites"]["00007"]["name"] == "Xã bảy"
+    assert len(list(cache_dir.glob("*.marshal"))) == 2
+
+
+def test_a_corrupt_entry_is_ignored(tmp_path: Path, cache_dir: Path) -> None:
+    path = _big_yaml(tmp_path / "big.yaml")
+    expected = read_yaml(path).data
+    (entry,) = cache_dir.glob("*.marshal")
+    entry.write_bytes(b"\x00garbage")
+    assert read_yaml(path).data == expected
+
+
+def test_empty_cache_dir_setting_disables_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VCMON_CACHE_DIR", "")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    read_yaml(_big_yaml(tmp_path / "big.yaml"))
+    assert _cache.cache_dir() is None
+    assert not (tmp_path / "xdg").exists()
+
+
+def test_small_files_are_not_cached(tmp_path: Path, cache_dir: Path) -> None:
+    path = tmp_path / "small.yaml"
+    path.write_text("version: 1\n", encoding="utf-8")
+    read_yaml(path)
+    assert not cache_dir.exists()

@@ -1,0 +1,116 @@
+"""A cache of parsed YAML documents, keyed by content, like Python's own .pyc files.
+
+libyaml alone spends over a second turning a 5 MB national inventory into Python events on
+this class of machine, more than the whole load budget; unmarshalling the built data takes
+a tenth of that. Entries are keyed by a hash of the file's bytes and of the parser's code,
+so an edited file or a new vcmon never reads a stale entry. Files under 16 KiB are not
+cached (they parse in milliseconds); beyond MAX_ENTRIES the oldest entries are removed.
+Any cache failure just means parsing again.
+
+Where: $VCMON_CACHE_DIR, else $XDG_CACHE_HOME/vcmon, else ~/.cache/vcmon; set
+VCMON_CACHE_DIR to an empty string to disable it. The cache holds only what the files say
+(secrets are references in them, never values).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+MIN_BYTES = 16 * 1024
+MAX_ENTRIES = 1000
+
+_ENTRY_FORMAT = 1
+
+
+def _code_key() -> bytes:
+    """Changes whenever the code that builds documents (or its runtime) changes."""
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for name in ("_yaml.py", "_cache.py"):
+        digest.update((here / name).read_bytes())
+    digest.update(f"{_ENTRY_FORMAT}|{sys.version}|{yaml.__version__}".encode())
+    return digest.digest()
+
+
+_CODE_KEY = _code_key()
+
+
+def cache_dir() -> Path | None:
+    env = os.environ.get("VCMON_CACHE_DIR")
+    if env is not None:
+        return Path(env) / "yaml" if env else None
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "vcmon" / "yaml"
+
+
+def _entry(raw: bytes) -> Path | None:
+    where = cache_dir()
+    if where is None or len(raw) < MIN_BYTES:
+        return None
+    return where / (hashlib.sha256(_CODE_KEY + raw).hexdigest() + ".marshal")
+
+
+def containers(data: Any) -> list[Any]:
+    """Every dict and list in `data`, each once, in an order that survives marshal."""
+    out: list[Any] = []
+    seen: set[int] = set()
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        out.append(item)
+        for child in item.values() if type(item) is dict else item:
+            if type(child) is dict or type(child) is list:
+                stack.append(child)
+    return out
+
+
+def load(raw: bytes) -> tuple[Any, dict[int, dict[Any, int]]] | None:
+    """(data, lines by container id) for these bytes, if cached."""
+    entry = _entry(raw)
+    if entry is None:
+        return None
+    try:
+        data, lines = marshal.loads(entry.read_bytes())
+        found = containers(data)
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    if not isinstance(lines, list) or len(lines) != len(found):
+        return None
+    return data, {id(c): line_map for c, line_map in zip(found, lines, strict=True)}
+
+
+def store(raw: bytes, data: Any, lines: dict[int, dict[Any, int]]) -> None:
+    entry = _entry(raw)
+    if entry is None:
+        return
+    payload = marshal.dumps((data, [lines.get(id(c), {}) for c in containers(data)]))
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename: a concurrent reader sees the whole entry or none.
+        fd, tmp = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as out:
+            out.write(payload)
+        os.replace(tmp, entry)
+        _prune(entry.parent)
+    except OSError:
+        return
+
+
+def _prune(where: Path) -> None:
+    entries = list(where.glob("*.marshal"))
+    if len(entries) <= MAX_ENTRIES:
+        return
+    entries.sort(key=lambda p: p.stat().st_mtime)
+    for old in entries[: len(entries) - MAX_ENTRIES * 4 // 5]:
+        old.unlink(missing_ok=True)
