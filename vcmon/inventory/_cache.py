@@ -3,7 +3,9 @@
 libyaml alone spends over a second turning a 5 MB national inventory into Python events on
 this class of machine, more than the whole load budget; unmarshalling the built data takes
 a tenth of that. Entries are keyed by a hash of the file's bytes and of the parser's code,
-so an edited file or a new vcmon never reads a stale entry. Files under 16 KiB are not
+so an edited file or a new vcmon never reads a stale entry. The same key, with a hash of a
+schema, marks a document known to pass that schema (valid/), so an unchanged national file
+is not validated again either. Files under 16 KiB are not
 cached (they parse in milliseconds); beyond MAX_ENTRIES the oldest entries are removed.
 Any cache failure just means parsing again.
 
@@ -51,11 +53,42 @@ def cache_dir() -> Path | None:
     return Path(base) / "vcmon" / "yaml"
 
 
+def digest(raw: bytes) -> str:
+    """The cache key of a file's bytes ('' when such a file is not cached)."""
+    if len(raw) < MIN_BYTES or cache_dir() is None:
+        return ""
+    return hashlib.sha256(_CODE_KEY + raw).hexdigest()
+
+
 def _entry(raw: bytes) -> Path | None:
+    where, key = cache_dir(), digest(raw)
+    return where / (key + ".marshal") if where is not None and key else None
+
+
+def _mark(doc_digest: str, schema_digest: str) -> Path | None:
     where = cache_dir()
-    if where is None or len(raw) < MIN_BYTES:
+    if where is None or not doc_digest:
         return None
-    return where / (hashlib.sha256(_CODE_KEY + raw).hexdigest() + ".marshal")
+    name = hashlib.sha256(f"{doc_digest}|{schema_digest}".encode()).hexdigest()
+    return where.parent / "valid" / name
+
+
+def known_valid(doc_digest: str, schema_digest: str) -> bool:
+    """Whether this exact document already passed this exact schema."""
+    mark = _mark(doc_digest, schema_digest)
+    return mark is not None and mark.exists()
+
+
+def remember_valid(doc_digest: str, schema_digest: str) -> None:
+    mark = _mark(doc_digest, schema_digest)
+    if mark is None:
+        return
+    try:
+        mark.parent.mkdir(parents=True, exist_ok=True)
+        mark.touch()
+        _prune(mark.parent, "*")
+    except OSError:
+        return
 
 
 def containers(data: Any) -> list[Any]:
@@ -102,13 +135,13 @@ def store(raw: bytes, data: Any, lines: dict[int, dict[Any, int]]) -> None:
         with os.fdopen(fd, "wb") as out:
             out.write(payload)
         os.replace(tmp, entry)
-        _prune(entry.parent)
+        _prune(entry.parent, "*.marshal")
     except OSError:
         return
 
 
-def _prune(where: Path) -> None:
-    entries = list(where.glob("*.marshal"))
+def _prune(where: Path, pattern: str) -> None:
+    entries = list(where.glob(pattern))
     if len(entries) <= MAX_ENTRIES:
         return
     entries.sort(key=lambda p: p.stat().st_mtime)

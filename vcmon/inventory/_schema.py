@@ -15,8 +15,11 @@ Schemas that hold secrets must give an `x-message` without `{value}`, so no secr
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping
+from importlib.metadata import version
 from typing import Any
 
 import fastjsonschema
@@ -24,6 +27,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from vcmon.errors import Problem
+from vcmon.inventory import _cache
 from vcmon.inventory._yaml import Document, Key
 
 _JSON_TYPES = {
@@ -43,7 +47,7 @@ _OWN_WORDS = frozenset(
 _Fast = Callable[[Any], Any]
 
 # Validators are costly to build (schema check, code generation): one per schema per process.
-_validators: dict[int, tuple[Mapping[str, Any], Draft202012Validator, _Fast | None]] = {}
+_validators: dict[int, tuple[Mapping[str, Any], Draft202012Validator, _Fast | None, str]] = {}
 
 
 def check_schema(doc: Document, schema: Mapping[str, Any]) -> list[Problem]:
@@ -57,17 +61,22 @@ def check_schema(doc: Document, schema: Mapping[str, Any]) -> list[Problem]:
     >>> for p in check_schema(parse_yaml("count: 30\\n", "m.yaml"), schema): print(p)
     m.yaml:1: count: must be at most 10 (got 30)
     """
-    validator, fast = _validators_for(schema)
+    validator, fast, schema_digest = _validators_for(schema)
+    if doc.digest and _cache.known_valid(doc.digest, schema_digest):
+        return []
     if fast is not None:
         try:
             fast(doc.data)
         except fastjsonschema.JsonSchemaValueException:
             pass  # list every error below
         else:
+            _cache.remember_valid(doc.digest, schema_digest)
             return []
     problems: list[Problem] = []
     for error in validator.iter_errors(doc.data):
         problems.extend(_translate(doc, error))
+    if not problems:
+        _cache.remember_valid(doc.digest, schema_digest)
     return _without_echoes(problems)
 
 
@@ -86,10 +95,13 @@ def _without_echoes(problems: list[Problem]) -> list[Problem]:
     ]
 
 
-def _validators_for(schema: Mapping[str, Any]) -> tuple[Draft202012Validator, _Fast | None]:
+def _validators_for(
+    schema: Mapping[str, Any],
+) -> tuple[Draft202012Validator, _Fast | None, str]:
+    """Both validators for `schema`, and a digest of it (and of the validators' versions)."""
     cached = _validators.get(id(schema))
     if cached is not None and cached[0] is schema:
-        return cached[1], cached[2]
+        return cached[1], cached[2], cached[3]
     Draft202012Validator.check_schema(schema)
     # No format_checker: formats are annotations in 2020-12, and checking them costs time.
     validator = Draft202012Validator(schema)
@@ -100,8 +112,10 @@ def _validators_for(schema: Mapping[str, Any]) -> tuple[Draft202012Validator, _F
         fast = fastjsonschema.compile(dict(schema), use_formats=False)
     except Exception:  # any failure to compile only loses the fast path
         fast = None
-    _validators[id(schema)] = (schema, validator, fast)
-    return validator, fast
+    text = json.dumps(schema, sort_keys=True) + f"|{version('jsonschema')}|{fastjsonschema.VERSION}"
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    _validators[id(schema)] = (schema, validator, fast, digest)
+    return validator, fast, digest
 
 
 def _translate(doc: Document, error: ValidationError) -> Iterable[Problem]:

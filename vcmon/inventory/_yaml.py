@@ -74,6 +74,8 @@ class Document:
     """The file's name as shown to people (relative to the working directory if inside it)."""
     data: Any
     _lines: dict[int, dict[Key, int]] = field(repr=False, default_factory=dict)
+    digest: str = field(repr=False, default="")
+    """Content hash when the file is cacheable (see _cache), else ''."""
 
     def line(self, path: Sequence[Key]) -> int:
         """The line of the deepest existing step of `path` (1 for the document itself)."""
@@ -131,12 +133,14 @@ def read_yaml(path: str | os.PathLike[str]) -> Document:
         line = raw.count(b"\n", 0, exc.start) + 1
         message = f"not UTF-8 text (byte 0x{raw[exc.start]:02x}): save the file as UTF-8"
         raise InventoryError.single(name, line, "", message) from None
-    cached = _cache.load(raw)
+    digest = _cache.digest(raw)
+    cached = _cache.load(raw) if digest else None
     if cached is not None:
-        return Document(name, cached[0], cached[1])
+        return Document(name, cached[0], cached[1], digest)
     doc = parse_yaml(text, name)
-    _cache.store(raw, doc.data, doc._lines)
-    return doc
+    if digest:
+        _cache.store(raw, doc.data, doc._lines)
+    return Document(name, doc.data, doc._lines, digest)
 
 
 @contextmanager

@@ -72,3 +72,19 @@ def test_small_files_are_not_cached(tmp_path: Path, cache_dir: Path) -> None:
     path.write_text("version: 1\n", encoding="utf-8")
     read_yaml(path)
     assert not cache_dir.exists()
+
+
+def test_a_document_known_valid_skips_the_schema_but_a_new_schema_does_not(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    from vcmon.inventory import check_schema
+
+    path = _big_yaml(tmp_path / "big.yaml")
+    loose = {"type": "object"}
+    strict = {"type": "object", "properties": {"sites": {"maxProperties": 10}}}
+    assert check_schema(read_yaml(path), loose) == []
+    assert len(list((cache_dir.parent / "valid").iterdir())) == 1
+    assert check_schema(read_yaml(path), loose) == []
+    problems = check_schema(read_yaml(path), strict)
+    assert [(p.line, p.path) for p in problems] == [(1, "sites")]
+    assert len(list((cache_dir.parent / "valid").iterdir())) == 1
