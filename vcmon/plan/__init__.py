@@ -11,7 +11,15 @@ Public API (everything else is private):
 Pure: no I/O. The ILP (PuLP + the CBC binary bundled with it) lives in `solver.py` alone.
 """
 
-from vcmon.plan.planner import NO_MCU_COST, Costs, Plan, build_problem, plan, select_sites
+from vcmon.plan.planner import (
+    NO_MCU_COST,
+    Costs,
+    Plan,
+    blocked_by_quality,
+    build_problem,
+    plan,
+    select_sites,
+)
 from vcmon.plan.problem import Problem, Purchase, PurchaseKind, Weight, ready_sites
 from vcmon.plan.waves import Wave, waves
 from vcmon.plan.whatif import (
@@ -37,6 +45,7 @@ __all__ = [
     "Wave",
     "Weight",
     "WhatIf",
+    "blocked_by_quality",
     "build_problem",
     "compare",
     "parse_what_if",

@@ -36,7 +36,7 @@ from vcmon.plan.problem import (
     ready_sites,
 )
 from vcmon.plan.solver import solve
-from vcmon.readiness import assess
+from vcmon.readiness import SiteReadiness, assess
 from vcmon.topology import Routes, Scenario, conference_load
 
 # Readiness reasons a purchase of bandwidth can fix; any other failing reason blocks a site.
@@ -237,6 +237,7 @@ def plan(
     now: float | None = None,
     capacity: Mapping[str, tuple[float, float]] | None = None,
     costs: Costs = NO_MCU_COST,
+    blocked: Iterable[str] | None = None,
 ) -> Plan:
     """The cheapest purchases readying every `target` site (default: all but the bridge);
     with a `budget`, the purchases readying the most sites (or rooms) it allows.
@@ -244,6 +245,7 @@ def plan(
     Sites that `vcmon.readiness` fails for anything but spare capacity (RTT, jitter, loss,
     no fresh data...) cannot be fixed by bandwidth: they are reported as unreachable.
     `now` (Unix seconds) is required with `measurements`, to judge their freshness.
+    `blocked` skips that assessment when the caller already has it (`blocked_by_quality`).
 
     >>> from vcmon.plan.planner import _doctest_inventory
     >>> from vcmon.topology import build_graph, routes
@@ -264,8 +266,12 @@ def plan(
         profile=inventory.profiles[name],
         topology=topo,
         measurements=measurements,
-        blocked=quality_blocked(
-            inventory, graph, routes, name, topo, measurements=measurements, now=now
+        blocked=(
+            quality_blocked(
+                inventory, graph, routes, name, topo, measurements=measurements, now=now
+            )
+            if blocked is None
+            else blocked
         ),
         capacity=capacity,
         costs=costs,
@@ -306,17 +312,24 @@ def quality_blocked(
     """Sites whose readiness fails for a reason other than spare capacity."""
     joining = frozenset(routes.paths) if sites is None else frozenset(sites) & set(routes.paths)
     existing = frozenset(inventory.conference.cascade_at if cascade_at is None else cascade_at)
-    verdicts = assess(
-        inventory,
-        graph,
-        routes,
-        joining,
-        topology,
-        existing,
-        measurements=measurements,
-        now=now,
-        profiles=[profile],
+    return blocked_by_quality(
+        assess(
+            inventory,
+            graph,
+            routes,
+            joining,
+            topology,
+            existing,
+            measurements=measurements,
+            now=now,
+            profiles=[profile],
+        ),
+        profile,
     )
+
+
+def blocked_by_quality(verdicts: Mapping[str, SiteReadiness], profile: str) -> frozenset[str]:
+    """Sites with a failing reason that bandwidth cannot fix, from `vcmon.readiness` verdicts."""
     return frozenset(
         code
         for code, r in verdicts.items()

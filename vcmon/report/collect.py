@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import networkx as nx
 
 from vcmon.model import ConferenceTopology, Inventory, Level, Measurements, Metric, Verdict
-from vcmon.plan import NO_MCU_COST, Costs, plan, waves
+from vcmon.plan import NO_MCU_COST, Costs, blocked_by_quality, plan, waves
 from vcmon.readiness import assess
 from vcmon.report.data import (
     LinkRow,
@@ -71,6 +71,7 @@ def collect(
         measurements=measurements,
         now=stamp if measurements is not None else None,
         costs=costs,
+        blocked=blocked_by_quality(verdicts, main),
     )
     the_waves = waves(the_plan)
     paths = measurements.paths if measurements else {}

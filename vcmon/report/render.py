@@ -24,6 +24,7 @@ import jinja2
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
+from markupsafe import Markup, escape
 
 from vcmon.model import Level, Metric, Verdict
 from vcmon.report.data import LinkRow, ReportData, SiteRow
@@ -135,12 +136,39 @@ def render_html(data: ReportData, lang: str) -> str:
         "kind_label": kind_label,
         "value": value,
         "names_of": names_of,
-        "groups": _groups(data, _("Province"), _("(no district)")),
-        "reasons": [
-            r
-            for r in data.reasons
-            if r.profile == data.plan_profile and r.verdict is not Verdict.READY
+        "groups": [
+            _Group(title, _site_rows(rows, data.profiles, verdict_label, level_label, f))
+            for title, rows in _groups(data, _("Province"), _("(no district)"))
         ],
+        "reason_rows": _rows(
+            (
+                (
+                    f"{data.name(r.site)} ({r.site})",
+                    metric_label.get(r.metric, r.metric),
+                    _Cls(verdict_label[r.verdict], f"verdict {r.verdict.value}"),
+                    _Cls(value(r.metric, r.value), "num"),
+                    _Cls(value(r.metric, r.threshold), "num"),
+                    r.where or "",
+                    r.source,
+                )
+                for r in data.reasons
+                if r.profile == data.plan_profile and r.verdict is not Verdict.READY
+            ),
+        ),
+        "link_rows": _rows(
+            (
+                (
+                    x.id,
+                    data.name(x.site),
+                    _Cls(f.rate(x.capacity_up_bps), "num"),
+                    _Cls(f.rate(x.capacity_down_bps), "num"),
+                    _Cls(f.rate(x.load_up_bps), "num", x.load_up_bps),
+                    _Cls(f.rate(x.load_down_bps), "num", x.load_down_bps),
+                    _Cls(f.ratio(x.utilisation), "num"),
+                )
+                for x in data.links
+            ),
+        ),
         "map_svg": map_svg(
             data.sites,
             data.links,
@@ -184,10 +212,65 @@ def _busier(r: LinkRow) -> tuple[float, float]:
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Group:
     title: str
-    sites: list[SiteRow]
+    rows: Markup
 
 
-def _groups(data: ReportData, province: str, orphan: str) -> list[_Group]:
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Cls:
+    """A table cell with a class (and the raw value behind it, for CSV/JSON agreement)."""
+
+    text: str
+    cls: str
+    raw: object = None
+
+
+def _rows(rows: Iterable[Sequence[str | _Cls]]) -> Markup:
+    """Table rows built in Python: the big tables of a national report (11,000 sites) render
+    ~10x faster than through Jinja's per-cell machinery. Every text is escaped here."""
+    out = []
+    for row in rows:
+        cells = []
+        for c in row:
+            if isinstance(c, _Cls):
+                raw = "" if c.raw is None else f' data-v="{escape(c.raw)}"'
+                cells.append(f'<td class="{c.cls}"{raw}>{escape(c.text)}</td>')
+            else:
+                cells.append(f"<td>{escape(c)}</td>")
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    return Markup("\n".join(out))
+
+
+def _site_rows(
+    sites: list[SiteRow],
+    profiles: Sequence[str],
+    verdict_label: dict[Verdict, str],
+    level_label: dict[Level, str],
+    f: Formatter,
+) -> Markup:
+    out = []
+    for s in sites:
+        cells = [
+            f"<td>{escape(s.code)}</td><td>{escape(s.name)}</td>",
+            f"<td>{escape(level_label[s.level])}</td>",
+        ]
+        for p in profiles:
+            v = s.verdicts.get(p)
+            value = v.value if v else ""
+            cells.append(
+                f'<td class="verdict {value}" data-profile="{escape(p)}" data-v="{value}">'
+                f"{escape(verdict_label[v]) if v else '–'}</td>"
+            )
+        cells.append(
+            f"<td>{escape(s.best_profile or '–')}</td>"
+            f'<td class="num">{escape(f.seconds(s.rtt_p95_s))}</td>'
+            f'<td class="num">{escape(f.seconds(s.jitter_s))}</td>'
+            f'<td class="num">{escape(f.ratio(s.loss_ratio))}</td>'
+        )
+        out.append(f'<tr data-site="{escape(s.code)}">' + "".join(cells) + "</tr>")
+    return Markup("\n".join(out))
+
+
+def _groups(data: ReportData, province: str, orphan: str) -> list[tuple[str, list[SiteRow]]]:
     """One table per district (the district first, then its communes), in inventory order."""
     by_district: dict[str | None, list[SiteRow]] = {}
     for s in data.sites:
@@ -195,12 +278,12 @@ def _groups(data: ReportData, province: str, orphan: str) -> list[_Group]:
         by_district.setdefault(key, []).append(s)
     groups = []
     for key, rows in by_district.items():
-        rows.sort(key=lambda s: (s.level is not Level.DISTRICT, 0))
+        rows.sort(key=lambda s: s.level is not Level.DISTRICT)
         if key is None:
             title = province if all(s.level is Level.PROVINCE for s in rows) else orphan
         else:
             title = f"{data.name(key)} ({key})"
-        groups.append(_Group(title, rows))
+        groups.append((title, rows))
     return groups
 
 
