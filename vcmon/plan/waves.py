@@ -76,7 +76,8 @@ def waves(plan: Plan) -> tuple[Wave, ...]:
         ready |= gained
         remaining = [p for p in remaining if p not in bundle]
         tops = {top[p] for p in bundle}
-        cache = {p: v for p, v in cache.items() if p in remaining and top[p] not in tops}
+        left = set(remaining)
+        cache = {p: v for p, v in cache.items() if p in left and top[p] not in tops}
         result.append(
             Wave(
                 len(result) + 1,
