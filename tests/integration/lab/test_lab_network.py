@@ -4,6 +4,7 @@ number comes from the lab's ground-truth JSON, not from the test."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -29,6 +30,7 @@ sites:
   "21010": {delay: 20ms}
   "21211": {delay: 0ms, loss: 2/10}
   "21340": {delay: 5ms}
+  "21334": {delay: 30ms, jitter: 3ms}
 links:
   522-21010: {background: {up: 4M}}
 flat: {targets: 200, delay: 5ms}
@@ -230,3 +232,18 @@ def test_jitter_free_sites_have_tight_rtts(up_lab: Any) -> None:
     out = noc(state, "fping", "-C", "20", "-q", "-p", "20", site["addresses"][0]).stderr
     rtts = [float(x) for x in out.split(":")[1].split() if x != "-"]
     assert statistics.pstdev(rtts) < 0.5  # ms
+
+
+def test_injected_jitter_is_the_mean_rtt_difference_fping_measures(up_lab: Any) -> None:
+    state, truth = up_lab
+    site = truth["sites"]["21334"]
+    # -t: fping otherwise times each echo out after one period (10 ms), before the reply.
+    out = noc(
+        state, "fping", "-C", "200", "-q", "-p", "10", "-t", "200", site["addresses"][0]
+    ).stderr
+    rtts = [float(x) / 1000 for x in out.split(":")[1].split() if x != "-"]
+    assert len(rtts) >= 190, out
+    ipdv = statistics.fmean(abs(a - b) for a, b in itertools.pairwise(rtts))
+    assert statistics.fmean(rtts) == pytest.approx(site["delay_s"], abs=0.001)
+    # 200 draws: the mean |difference| has a standard error of ~5% of the jitter.
+    assert ipdv == pytest.approx(site["jitter_s"], rel=0.2)
