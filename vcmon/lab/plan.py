@@ -31,6 +31,8 @@ _HOST_TRANSIT = ipaddress.ip_address("198.19.254.0")
 IFNAMSIZ = 15
 _PREFIX = re.compile(r"^[a-z][a-z0-9]{0,7}-$")
 _CODE = re.compile(r"^[A-Za-z0-9_.]{1,20}$")
+_LAB_NAMES = {"noc", "bridge", "flat"}
+"""The lab's own namespaces: no site may take their names."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +132,8 @@ def build_plan(inv: Inventory, scenario: Scenario, prefix: str) -> LabPlan:
     check_prefix(prefix)
     where = _where(inv)
     for code in inv.sites:
-        if not _CODE.match(code):
-            raise LabError(f"{where}: site code {code!r} cannot name a namespace")
+        if not _CODE.match(code) or code in _LAB_NAMES:
+            raise LabError(f"{where}: site code {code!r} cannot name a lab namespace")
     _check_scenario_refs(inv, scenario)
     primary_up = {
         ln.site: ln for ln in inv.links.values() if ln.role is LinkRole.PRIMARY

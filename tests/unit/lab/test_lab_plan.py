@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import sys
 from pathlib import Path
@@ -101,3 +102,12 @@ def test_background_load_at_or_above_the_link_rate_is_refused() -> None:
     sc = parse_scenario("version: 1\nlinks:\n  522-21211: {background: {up: 10M}}\n", "s.yaml")
     with pytest.raises(LabError, match=r"^s\.yaml:3: links\.522-21211\.background: up "):
         build_plan(small_inventory(), sc, "vt-")
+
+
+def test_a_site_code_that_would_take_the_noc_namespace_is_refused() -> None:
+    inv = small_inventory()
+    sites = dict(inv.sites)
+    sites["noc"] = dataclasses.replace(sites["536"], code="noc")
+    bad = dataclasses.replace(inv, sites=sites)
+    with pytest.raises(LabError, match=r"site code 'noc' cannot name a lab namespace"):
+        build_plan(bad, Scenario(), "vt-")
