@@ -19,16 +19,17 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
+from functools import cached_property
 from importlib.metadata import version
-from typing import Any
-
-import fastjsonschema
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
+from typing import TYPE_CHECKING, Any
 
 from vcmon.errors import Problem
 from vcmon.inventory import _cache
 from vcmon.inventory._yaml import Document, Key
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 _JSON_TYPES = {
     bool: "a boolean",
@@ -46,8 +47,67 @@ _OWN_WORDS = frozenset(
 
 _Fast = Callable[[Any], Any]
 
-# Validators are costly to build (schema check, code generation): one per schema per process.
-_validators: dict[int, tuple[Mapping[str, Any], Draft202012Validator, _Fast | None, str]] = {}
+
+class _Checker:
+    """Both validators of one schema, built only when needed.
+
+    Building them costs more than validating a small file (jsonschema checks the schema
+    against its metaschema, fastjsonschema generates and compiles code: ~0.4 s together),
+    and a document already known to pass needs neither; nor does importing them.
+    """
+
+    def __init__(self, schema: Mapping[str, Any]) -> None:
+        self.schema = schema
+        self.digest = hashlib.sha256(json.dumps(schema, sort_keys=True).encode()).hexdigest()
+
+    @cached_property
+    def full(self) -> Draft202012Validator:
+        from jsonschema import Draft202012Validator  # lazy: see the class doc
+
+        Draft202012Validator.check_schema(self.schema)
+        # No format_checker: formats are annotations in 2020-12, and checking them costs.
+        return Draft202012Validator(self.schema)
+
+    @cached_property
+    def fast(self) -> _Fast | None:
+        import fastjsonschema  # lazy: see the class doc
+
+        try:
+            # Formats off for the same reason; fastjsonschema knows drafts 4-7 only, so a
+            # schema using newer keywords simply goes without the fast path.
+            validate: _Fast = fastjsonschema.compile(dict(self.schema), use_formats=False)
+        except Exception:  # any failure to compile only loses the fast path
+            return None
+        return validate
+
+    @cached_property
+    def verdict_key(self) -> str:
+        """Digest of the schema and of both validators' versions, for the validity cache."""
+        text = f"{self.digest}|{version('jsonschema')}|{version('fastjsonschema')}"
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def is_valid_fast(self, data: Any) -> bool | None:
+        """True/False from the fast validator, None when there is none."""
+        if self.fast is None:
+            return None
+        try:
+            self.fast(data)
+        except Exception:  # fastjsonschema's JsonSchemaValueException, imported lazily
+            return False
+        return True
+
+
+# One checker per schema object per process.
+_checkers: dict[int, tuple[Mapping[str, Any], _Checker]] = {}
+
+
+def _checker(schema: Mapping[str, Any]) -> _Checker:
+    cached = _checkers.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    checker = _Checker(schema)
+    _checkers[id(schema)] = (schema, checker)
+    return checker
 
 
 def check_schema(doc: Document, schema: Mapping[str, Any]) -> list[Problem]:
@@ -61,22 +121,18 @@ def check_schema(doc: Document, schema: Mapping[str, Any]) -> list[Problem]:
     >>> for p in check_schema(parse_yaml("count: 30\\n", "m.yaml"), schema): print(p)
     m.yaml:1: count: must be at most 10 (got 30)
     """
-    validator, fast, schema_digest = _validators_for(schema)
-    if doc.digest and _cache.known_valid(doc.digest, schema_digest):
+    checker = _checker(schema)
+    if doc.digest and _cache.known_valid(doc.digest, checker.verdict_key):
         return []
-    if fast is not None:
-        try:
-            fast(doc.data)
-        except fastjsonschema.JsonSchemaValueException:
-            pass  # list every error below
-        else:
-            _cache.remember_valid(doc.digest, schema_digest)
-            return []
+    if checker.is_valid_fast(doc.data):
+        if doc.digest:
+            _cache.remember_valid(doc.digest, checker.verdict_key)
+        return []
     problems: list[Problem] = []
-    for error in validator.iter_errors(doc.data):
+    for error in checker.full.iter_errors(doc.data):
         problems.extend(_translate(doc, error))
-    if not problems:
-        _cache.remember_valid(doc.digest, schema_digest)
+    if not problems and doc.digest:
+        _cache.remember_valid(doc.digest, checker.verdict_key)
     return _without_echoes(problems)
 
 
@@ -95,29 +151,6 @@ def _without_echoes(problems: list[Problem]) -> list[Problem]:
     ]
 
 
-def _validators_for(
-    schema: Mapping[str, Any],
-) -> tuple[Draft202012Validator, _Fast | None, str]:
-    """Both validators for `schema`, and a digest of it (and of the validators' versions)."""
-    cached = _validators.get(id(schema))
-    if cached is not None and cached[0] is schema:
-        return cached[1], cached[2], cached[3]
-    Draft202012Validator.check_schema(schema)
-    # No format_checker: formats are annotations in 2020-12, and checking them costs time.
-    validator = Draft202012Validator(schema)
-    fast: _Fast | None
-    try:
-        # Formats off for the same reason; fastjsonschema knows drafts 4-7 only, so a
-        # schema using newer keywords simply goes without the fast path.
-        fast = fastjsonschema.compile(dict(schema), use_formats=False)
-    except Exception:  # any failure to compile only loses the fast path
-        fast = None
-    text = json.dumps(schema, sort_keys=True) + f"|{version('jsonschema')}|{fastjsonschema.VERSION}"
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    _validators[id(schema)] = (schema, validator, fast, digest)
-    return validator, fast, digest
-
-
 def _translate(doc: Document, error: ValidationError) -> Iterable[Problem]:
     path: list[Key] = list(error.absolute_path)
     keyword, expected, value = error.validator, error.validator_value, error.instance
@@ -131,6 +164,8 @@ def _translate(doc: Document, error: ValidationError) -> Iterable[Problem]:
         # jsonschema reports a bad key at its mapping; point at the key itself.
         path.append(str(value))
     elif keyword in ("oneOf", "anyOf") and "x-message" not in schema and error.context:
+        from jsonschema.exceptions import best_match  # lazy, as jsonschema
+
         yield from _translate(doc, best_match(error.context))
         return
     yield doc.problem(path, _message(keyword, expected, value, schema, error))

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import fastjsonschema
 import pytest
+from jsonschema import Draft202012Validator
 
 from vcmon.errors import InventoryError
 from vcmon.inventory import check_schema, inventory_schema, read_yaml
-from vcmon.inventory._schema import _validators_for
+from vcmon.inventory._schema import _checker
 
 BAD = Path(__file__).parent / "bad"
 ROOT = Path(__file__).resolve().parents[3]
@@ -82,7 +83,7 @@ def test_small_aliases_are_allowed(tmp_path: Path) -> None:
 
 
 def _fast_rejects(data: object) -> bool:
-    _, fast, _ = _validators_for(inventory_schema())
+    fast = _checker(inventory_schema()).fast
     assert fast is not None
     try:
         fast(data)
@@ -102,7 +103,7 @@ def test_fast_validator_agrees_with_jsonschema(path: Path) -> None:
         doc = read_yaml(path)
     except InventoryError:
         return  # not YAML: neither validator sees it
-    validator, _, _ = _validators_for(inventory_schema())
+    validator = _checker(inventory_schema()).full
     has_errors = any(True for _ in validator.iter_errors(doc.data))
     assert _fast_rejects(doc.data) == has_errors
 
@@ -114,7 +115,7 @@ def test_shipped_files_pass_both_validators(path: str) -> None:
     doc = read_yaml(ROOT / path)
     assert not _fast_rejects(doc.data)
     assert check_schema(doc, inventory_schema()) == []
-    validator, _, _ = _validators_for(inventory_schema())
+    validator = _checker(inventory_schema()).full
     assert list(validator.iter_errors(doc.data)) == []
 
 
@@ -145,3 +146,8 @@ def test_scalars_follow_yaml_1_1_like_pyyaml(tmp_path: Path) -> None:
         "g": "1e6",
         "h": "5",
     }
+
+
+def test_inventory_schema_is_valid_draft_2020_12() -> None:
+    Draft202012Validator.check_schema(inventory_schema())
+    assert inventory_schema()["$schema"] == "https://json-schema.org/draft/2020-12/schema"
