@@ -43,13 +43,17 @@ from vcmon.errors import ProbeSetupError
 from vcmon.model import FailureReason, Module, PathMeasurement, ProberKind
 
 __all__ = [
+    "MALFORMED",
+    "OTHER_ICMP",
     "EngineStats",
     "IcmpEngine",
     "IcmpResult",
     "SocketKind",
     "build_echo_template",
+    "check_module",
     "echo_checksum",
     "ipdv_mean",
+    "ones_complement_sum",
     "parse_icmp",
     "percentile",
     "rfc3550_jitter",
