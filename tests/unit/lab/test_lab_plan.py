@@ -111,3 +111,22 @@ def test_a_site_code_that_would_take_the_noc_namespace_is_refused() -> None:
     bad = dataclasses.replace(inv, sites=sites)
     with pytest.raises(LabError, match=r"site code 'noc' cannot name a lab namespace"):
         build_plan(bad, Scenario(), "vt-")
+
+
+@pytest.mark.parametrize("name", ["example.yaml", "quang-ngai.yaml"])
+def test_the_repo_inventories_plan_every_mapped_ifname_at_its_device(name: str) -> None:
+    from vcmon.inventory import load_inventory
+
+    inv = load_inventory(Path(__file__).parents[3] / "inventory" / name)
+    plan = build_plan(inv, Scenario(), "vt-")
+    assert len(plan.namespaces) == len(inv.sites) + 2  # + NOC and bridge
+    ends = {(e.ns, e.ifname) for v in plan.veths for e in (v.child, v.parent)}
+    mapped = {
+        (f"vt-{d.site}", i.value)
+        for d in inv.devices.values()
+        for i in d.interfaces
+        if i.match.value == "ifName"
+    }
+    assert mapped and mapped <= ends
+    targets = {t.address for ts in plan.targets.values() for t in ts}
+    assert {d.address for d in inv.devices.values()} <= targets
