@@ -11,6 +11,7 @@ import csv
 import dataclasses
 import functools
 import gettext
+import html
 import io
 import json
 import math
@@ -24,7 +25,7 @@ import jinja2
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from vcmon.model import Level, Metric, Verdict
 from vcmon.report.data import LinkRow, ReportData, SiteRow
@@ -224,6 +225,11 @@ class _Cls:
     raw: object = None
 
 
+def _esc(text: str) -> str:
+    """HTML-escape to a plain str (stdlib; cheaper than building Markup objects per cell)."""
+    return html.escape(text, quote=True)
+
+
 def _rows(rows: Iterable[Sequence[str | _Cls]]) -> Markup:
     """Table rows built in Python: the big tables of a national report (11,000 sites) render
     ~10x faster than through Jinja's per-cell machinery. Every text is escaped here."""
@@ -232,10 +238,10 @@ def _rows(rows: Iterable[Sequence[str | _Cls]]) -> Markup:
         cells = []
         for c in row:
             if isinstance(c, _Cls):
-                raw = "" if c.raw is None else f' data-v="{escape(c.raw)}"'
-                cells.append(f'<td class="{c.cls}"{raw}>{escape(c.text)}</td>')
+                raw = "" if c.raw is None else f' data-v="{_esc(str(c.raw))}"'
+                cells.append(f'<td class="{c.cls}"{raw}>{_esc(c.text)}</td>')
             else:
-                cells.append(f"<td>{escape(c)}</td>")
+                cells.append(f"<td>{_esc(c)}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
     return Markup("\n".join(out))
 
@@ -250,23 +256,23 @@ def _site_rows(
     out = []
     for s in sites:
         cells = [
-            f"<td>{escape(s.code)}</td><td>{escape(s.name)}</td>",
-            f"<td>{escape(level_label[s.level])}</td>",
+            f"<td>{_esc(s.code)}</td><td>{_esc(s.name)}</td>",
+            f"<td>{_esc(level_label[s.level])}</td>",
         ]
         for p in profiles:
             v = s.verdicts.get(p)
             value = v.value if v else ""
             cells.append(
-                f'<td class="verdict {value}" data-profile="{escape(p)}" data-v="{value}">'
-                f"{escape(verdict_label[v]) if v else '–'}</td>"
+                f'<td class="verdict {value}" data-profile="{_esc(p)}" data-v="{value}">'
+                f"{_esc(verdict_label[v]) if v else '–'}</td>"
             )
         cells.append(
-            f"<td>{escape(s.best_profile or '–')}</td>"
-            f'<td class="num">{escape(f.seconds(s.rtt_p95_s))}</td>'
-            f'<td class="num">{escape(f.seconds(s.jitter_s))}</td>'
-            f'<td class="num">{escape(f.ratio(s.loss_ratio))}</td>'
+            f"<td>{_esc(s.best_profile or '–')}</td>"
+            f'<td class="num">{_esc(f.seconds(s.rtt_p95_s))}</td>'
+            f'<td class="num">{_esc(f.seconds(s.jitter_s))}</td>'
+            f'<td class="num">{_esc(f.ratio(s.loss_ratio))}</td>'
         )
-        out.append(f'<tr data-site="{escape(s.code)}">' + "".join(cells) + "</tr>")
+        out.append(f'<tr data-site="{_esc(s.code)}">' + "".join(cells) + "</tr>")
     return Markup("\n".join(out))
 
 
@@ -442,10 +448,22 @@ def _json_default(v: Any) -> Any:
     raise TypeError(f"cannot encode {type(v).__name__}")
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 def _plain(value: Any) -> Any:
-    """Like dataclasses.asdict without its deep copies (10x faster on 11,000 sites)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    """Like dataclasses.asdict without its deep copies (10x faster on 11,000 sites).
+
+    Enums here are StrEnums, which json writes as their values.
+    """
+    if isinstance(value, str | int | float) or value is None:
+        return value
+    kind = type(value)
+    names = _FIELDS.get(kind)
+    if names is None and dataclasses.is_dataclass(value):
+        names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(value))
+    if names is not None:
+        return {n: _plain(getattr(value, n)) for n in names}
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
