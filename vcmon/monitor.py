@@ -121,7 +121,10 @@ class Agent:
         self.shard = shard
         self.snmp_port = snmp_port
         self.store = Store()
-        self.evaluator = Evaluator(shard=f"{shard[0]}/{shard[1]}" if shard else None)
+        self.evaluator = Evaluator(
+            shard=f"{shard[0]}/{shard[1]}" if shard else None,
+            report_province=shard is None or shard[0] == 0,
+        )
         self._inventory: Inventory | None = None
         self._fingerprint: tuple[tuple[str, float, int], ...] = ()
         self._reload = asyncio.Event()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 import networkx as nx
 
 from vcmon import readiness, topology
-from vcmon.model import Inventory, Verdict
+from vcmon.model import Inventory, Level, Verdict
 from vcmon.store import Observations
 
 
@@ -86,7 +86,10 @@ class Hysteresis:
 class Evaluator:
     """Holds the inventory-derived analyses and the hysteresis state; publishes Views."""
 
-    def __init__(self, shard: str | None = None) -> None:
+    def __init__(self, shard: str | None = None, *, report_province: bool = True) -> None:
+        """`report_province=False` for every shard but one: province-level sites are in
+        each shard's topology, but only one shard may export their verdicts."""
+        self._report_province = report_province
         self._lock = threading.Lock()
         self._view: View | None = None
         self._shard = shard
@@ -141,7 +144,11 @@ class Evaluator:
                 inv,
                 graph,
                 routes,
-                frozenset(inv.sites),
+                frozenset(
+                    code
+                    for code, site in inv.sites.items()
+                    if self._report_province or site.level is not Level.PROVINCE
+                ),
                 conf.topology,
                 cascade_at=frozenset(conf.cascade_at),
                 measurements=observations.measurements(),
