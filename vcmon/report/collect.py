@@ -24,7 +24,7 @@ from vcmon.report.data import (
     ThresholdRow,
     WaveRow,
 )
-from vcmon.topology import Routes, Scenario, conference_load, spofs
+from vcmon.topology import Routes, spofs
 
 
 def collect(
@@ -111,9 +111,8 @@ def collect(
                 )
                 for x in v.reasons
             )
-    loads = conference_load(
-        graph, routes, Scenario(everyone, inventory.profiles[main], topo, cascade)
-    )
+    # The plan's problem already holds the conference load of every link for the main profile.
+    loads = the_plan.problem.links
     links = tuple(
         LinkRow(
             lid,
@@ -122,8 +121,8 @@ def collect(
             link.medium.value,
             link.up_bps,
             link.down_bps,
-            loads[lid].up_bps if lid in loads else 0.0,
-            loads[lid].down_bps if lid in loads else 0.0,
+            loads[lid].load_up_bps if lid in loads else 0.0,
+            loads[lid].load_down_bps if lid in loads else 0.0,
             link.role.value,
         )
         for lid, link in inventory.links.items()
