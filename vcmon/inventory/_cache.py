@@ -29,7 +29,7 @@ import yaml
 MIN_BYTES = 16 * 1024
 MAX_ENTRIES = 1000
 
-_ENTRY_FORMAT = 1
+_ENTRY_FORMAT = 2
 
 
 def _code_key() -> bytes:
@@ -54,13 +54,15 @@ def cache_dir() -> Path | None:
 
 
 def digest(raw: bytes) -> str:
-    """The cache key of a file's bytes ('' when such a file is not cached)."""
-    if len(raw) < MIN_BYTES or cache_dir() is None:
+    """The cache key of a file's bytes ('' when the cache is off)."""
+    if cache_dir() is None:
         return ""
     return hashlib.sha256(_CODE_KEY + raw).hexdigest()
 
 
 def _entry(raw: bytes) -> Path | None:
+    if len(raw) < MIN_BYTES:
+        return None
     where, key = cache_dir(), digest(raw)
     return where / (key + ".marshal") if where is not None and key else None
 
@@ -92,7 +94,7 @@ def remember_valid(doc_digest: str, schema_digest: str) -> None:
 
 
 def containers(data: Any) -> list[Any]:
-    """Every dict and list in `data`, each once, in an order that survives marshal."""
+    """Every dict and list in `data`, each once, `data` first."""
     out: list[Any] = []
     seen: set[int] = set()
     stack = [data]
@@ -114,11 +116,13 @@ def load(raw: bytes) -> tuple[Any, dict[int, dict[Any, int]]] | None:
     if entry is None:
         return None
     try:
-        data, lines = marshal.loads(entry.read_bytes())
-        found = containers(data)
+        data, found, lines = marshal.loads(entry.read_bytes())
     except (OSError, ValueError, EOFError, TypeError):
         return None
-    if not isinstance(lines, list) or len(lines) != len(found):
+    # marshal keeps shared objects shared, so `found` holds the very containers of `data`.
+    if not (isinstance(found, list) and isinstance(lines, list) and len(found) == len(lines)):
+        return None
+    if not found or found[0] is not data:
         return None
     return data, {id(c): line_map for c, line_map in zip(found, lines, strict=True)}
 
@@ -127,7 +131,8 @@ def store(raw: bytes, data: Any, lines: dict[int, dict[Any, int]]) -> None:
     entry = _entry(raw)
     if entry is None:
         return
-    payload = marshal.dumps((data, [lines.get(id(c), {}) for c in containers(data)]))
+    found = containers(data)
+    payload = marshal.dumps((data, found, [lines.get(id(c), {}) for c in found]))
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
         # Write then rename: a concurrent reader sees the whole entry or none.

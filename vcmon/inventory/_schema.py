@@ -20,7 +20,6 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
-from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
 from vcmon.errors import Problem
@@ -83,6 +82,8 @@ class _Checker:
     @cached_property
     def verdict_key(self) -> str:
         """Digest of the schema and of both validators' versions, for the validity cache."""
+        from importlib.metadata import version  # lazy: 0.1 s to import
+
         text = f"{self.digest}|{version('jsonschema')}|{version('fastjsonschema')}"
         return hashlib.sha256(text.encode()).hexdigest()
 
