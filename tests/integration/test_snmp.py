@@ -625,3 +625,37 @@ def test_a_name_instead_of_an_address_is_an_error_result_without_a_dns_lookup() 
     result = asyncio.run(run())
     assert result.failure is FailureReason.ERROR and result.requests == 0
     assert time.monotonic() - started < 2.0
+
+
+@pytest.mark.parametrize(
+    "auth,message",
+    [
+        (Auth("half", SnmpVersion.V3, username="u", auth_protocol="sha"), "go together"),
+        (
+            Auth(
+                "md4",
+                SnmpVersion.V3,
+                username="u",
+                auth_protocol="md4",
+                auth_key=SecretRef(SecretKind.ENV, "X"),
+            ),
+            "md4' is not supported",
+        ),
+        (Auth("nocomm", SnmpVersion.V2C), "needs a community"),
+    ],
+)
+def test_incomplete_or_unknown_auth_is_a_setup_error_naming_the_auth(
+    auth: Auth, message: str
+) -> None:
+    os.environ["X"] = "not-used-before-the-check"
+
+    async def run() -> None:
+        async with SnmpEngine() as engine:
+            await engine.poll(Device("d", "s", "127.0.0.1", (), None, (WAN,)), auth, MODULE, 1161)
+
+    try:
+        with pytest.raises(ProbeSetupError, match=message) as raised:
+            asyncio.run(run())
+    finally:
+        del os.environ["X"]
+    assert repr(auth.name) in str(raised.value)

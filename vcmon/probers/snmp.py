@@ -320,10 +320,10 @@ class SnmpEngine:
         priv_proto = _protocol(auth.priv_protocol, _PRIV_PROTOCOLS, auth, "priv_protocol")
         args: dict[str, Any] = {}
         level = "noAuthNoPriv"
-        if auth_proto is not None and auth.auth_key is not None:
+        if auth_proto is not None:
             args.update(authProtocol=auth_proto, authKey=secrets[0])
             level = "authNoPriv"
-        if priv_proto is not None and auth.priv_key is not None:
+        if priv_proto is not None:
             args.update(privProtocol=priv_proto, privKey=secrets[1])
             level = "authPriv"
         with _pysnmp_debug_off():  # its addV3User debug line prints the keys in clear
@@ -619,6 +619,10 @@ def _resolve(auth: Auth) -> list[str]:
         raise ProbeSetupError(f"auth {auth.name!r}: v3 needs a username")
     if auth.priv_key is not None and auth.auth_key is None:
         raise ProbeSetupError(f"auth {auth.name!r}: privacy without authentication")
+    for protocol, key, what in ((auth.auth_protocol, auth.auth_key, "auth"),
+                                (auth.priv_protocol, auth.priv_key, "priv")):  # fmt: skip
+        if (protocol is None) != (key is None):
+            raise ProbeSetupError(f"auth {auth.name!r}: {what}_protocol and {what}_key go together")
     auth_key = auth.auth_key.resolve() if auth.auth_key is not None else ""
     priv_key = auth.priv_key.resolve() if auth.priv_key is not None else ""
     return [auth_key, priv_key]
