@@ -11,7 +11,8 @@ CPU is measured per cycle: for vcmon, this process's `time.process_time()` aroun
 `poll_many` (nothing else runs meanwhile); for snmp_exporter, its process's utime+stime from
 /proc around one scrape of every target (the HTTP client's CPU is not counted: that is
 Prometheus's). The snmpd CPU per cycle is shown too. Needs root, `ip`, `snmpd` and
-`prometheus-snmp-exporter` (Debian 0.21: auth inside the module, no generator needed).
+`prometheus-snmp-exporter` (Debian 0.21: auth inside the module, no generator needed;
+not in the base image: `apt-get install prometheus-snmp-exporter`).
 
     python bench/bench_snmp.py --agents 200 2000 --cycles 4
     python bench/bench_snmp.py --agents 2000 --cycles 2 --profile   # where vcmon's CPU goes
