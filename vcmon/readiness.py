@@ -198,11 +198,13 @@ def assess(
         raise ValueError(f"assess: unknown site {missing[0]!r}{more}")
     ordered = [code for code in inventory.sites if code in sites]
 
+    # Links some device reports on: in measured mode their usage must be fresh too.
+    monitored = frozenset(i.link for d in inventory.devices.values() for i in d.interfaces)
     by_site: dict[str, dict[str, ProfileVerdict]] = {code: {} for code in ordered}
     for name in names:
         profile = inventory.profiles[name]
         loads = conference_load(graph, routes, Scenario(sites, profile, topology, cascade_at))
-        judge = _Judge(inventory, routes, profile, loads, measurements, now)
+        judge = _Judge(inventory, routes, profile, loads, measurements, now, monitored)
         for code in ordered:
             by_site[code][name] = judge.verdict(code)
 
@@ -229,8 +231,10 @@ class _Judge:
         loads: Mapping[str, LinkLoad],
         measurements: Measurements | None,
         now: float | None,
+        monitored: frozenset[str] = frozenset(),
     ) -> None:
         self.inventory = inventory
+        self.monitored = monitored
         self.routes = routes
         self.profile = profile
         self.policy: Policy = profile.policy
@@ -246,10 +250,12 @@ class _Judge:
                 self._capacity[site], self._one_way[site] = (), 0.0
                 continue
             upstream, hop = routes.paths[site][1], hops[0]
-            own = [
-                self._capacity_reason(hop.link, hop.direction, towards=True),
-                self._capacity_reason(hop.link, opposite(hop.direction), towards=False),
-            ]
+            own = [self._link_data_reason(hop.link)]
+            if own[0] is None:
+                own = [
+                    self._capacity_reason(hop.link, hop.direction, towards=True),
+                    self._capacity_reason(hop.link, opposite(hop.direction), towards=False),
+                ]
             self._capacity[site] = (*(r for r in own if r), *self._capacity[upstream])
             latency, rest = inventory.links[hop.link].latency_s, self._one_way[upstream]
             self._one_way[site] = None if latency is None or rest is None else latency + rest
@@ -279,7 +285,7 @@ class _Judge:
     def _blame(self, site: str, reason: Reason) -> tuple[float, RootCause, str]:
         """(closeness to the bridge, cause, root) for one reason of `site`."""
         path, hops = self.routes.paths[site], self.routes.hops[site]
-        if reason.metric in (Metric.SPARE_UP, Metric.SPARE_DOWN):
+        if reason.where in self.inventory.links:
             index = next(i for i, hop in enumerate(hops) if hop.link == reason.where)
             cause = RootCause.LOCAL if index == 0 else RootCause.UPSTREAM
             return index + 0.5, cause, reason.where  # a link sits between two path sites
@@ -346,6 +352,23 @@ class _Judge:
             self.profile.source,
             link,
         )
+
+    def _link_data_reason(self, link: str) -> Reason | None:
+        """Measured mode: a monitored link without a fresh rate leaves its sites unknown."""
+        if self.measurements is None or link not in self.monitored:
+            return None
+        lm = self.measurements.links.get(link)
+        if lm is None or (lm.failure is None and lm.used_up_bps is None):
+            return Reason(Metric.NO_DATA, Verdict.UNKNOWN, 0.0, 0.0, FRESHNESS_SOURCE, link)
+        if lm.failure is not None:
+            return Reason(
+                Metric.PROBE_FAILED, Verdict.UNKNOWN, 0.0, 0.0, FRESHNESS_SOURCE, link, lm.failure
+            )
+        age = self.now - lm.measured_at
+        if age > self.policy.max_age_s:
+            max_age = self.policy.max_age_s
+            return Reason(Metric.STALE, Verdict.UNKNOWN, age, max_age, FRESHNESS_SOURCE, link)
+        return None
 
     def _spare(self, link: str, direction: Direction) -> float:
         contracted = self.inventory.links[link].capacity(direction)

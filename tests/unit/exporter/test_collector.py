@@ -35,6 +35,12 @@ def registry_for(evaluator: Evaluator) -> CollectorRegistry:
     return reg
 
 
+def quiet_links(store: Store, inv: Inventory, now: float) -> None:
+    """Fresh, idle SNMP rates on every link: monitored links need data to be judged."""
+    for link in inv.links.values():
+        store.record_link(LinkMeasurement(link.id, now, 0.0, 0.0, link.up_bps, link.down_bps))
+
+
 def good_path(site: str, now: float, rtt: float = 0.02) -> PathMeasurement:
     return PathMeasurement(site, now, rtt, rtt * 1.2, 0.002, 0.0, rtt_min_s=rtt * 0.9)
 
@@ -50,6 +56,7 @@ def test_measured_site_gets_ready_and_path_metrics(inventory: Inventory) -> None
     ev, store = Evaluator(), Store()
     ev.set_inventory(inventory, now)
     store.record_path(good_path("21010", now))
+    quiet_links(store, inventory, now)
     ev.evaluate(store.snapshot(), now)
     reg = registry_for(ev)
 
@@ -90,6 +97,7 @@ def test_stale_measurement_is_unknown_not_ready(inventory: Inventory) -> None:
     ev, store = Evaluator(), Store()
     ev.set_inventory(inventory, now)
     store.record_path(good_path("21010", now - 3600))
+    quiet_links(store, inventory, now)
     view = ev.evaluate(store.snapshot(), now)
     assert view is not None
     pv = view.verdicts["21010"].verdicts["hd"]
@@ -155,3 +163,24 @@ def test_hysteresis_holds_a_verdict_until_the_change_persists() -> None:
     assert h.step("s", "hd", Verdict.DEGRADED) is Verdict.DEGRADED
     # stale data shows at once: green never outlives its data
     assert h.step("s", "hd", Verdict.UNKNOWN) is Verdict.UNKNOWN
+
+
+def test_a_monitored_link_without_fresh_rates_leaves_its_sites_unknown(
+    inventory: Inventory,
+) -> None:
+    now = time.time()
+    ev, store = Evaluator(), Store()
+    ev.set_inventory(inventory, now)
+    quiet_links(store, inventory, now)
+    # r-522's agent stopped answering: its last rate of 522-21010 is 20 minutes old
+    store.record_link(LinkMeasurement("522-21010", now - 1200, 0.0, 0.0, 20e6, 20e6))
+    store.record_path(good_path("21010", now))
+    store.record_path(good_path("21211", now))
+    view = ev.evaluate(store.snapshot(), now)
+    assert view is not None
+    hd = view.verdicts["21010"].verdicts["hd"]
+    assert hd.verdict is Verdict.UNKNOWN
+    assert [(r.metric.value, r.where) for r in hd.reasons] == [("stale", "522-21010")]
+    assert (hd.root_cause.value, hd.root) == ("local", "522-21010")
+    # its neighbour behind the same hub is measured and judged normally
+    assert view.verdicts["21211"].verdicts["hd"].verdict is Verdict.READY
