@@ -162,8 +162,13 @@ def assess(
     measurements: Measurements | None = None,
     now: float | None = None,
     profiles: Sequence[str] | None = None,
+    monitored_links: frozenset[str] = frozenset(),
 ) -> Mapping[str, SiteReadiness]:
     """Verdicts for every site in `sites` (all of them joining one conference), per profile.
+
+    `monitored_links` (measured mode): links whose usage the monitor polls; one without a
+    fresh rate makes the sites behind it unknown. Offline analyses leave it empty and judge
+    unmeasured links on their contracted capacity.
 
     Planned basis when `measurements` is None; measured basis otherwise, which needs `now`
     (Unix seconds) to judge freshness. `profiles` defaults to all of the inventory's. The
@@ -198,13 +203,11 @@ def assess(
         raise ValueError(f"assess: unknown site {missing[0]!r}{more}")
     ordered = [code for code in inventory.sites if code in sites]
 
-    # Links some device reports on: in measured mode their usage must be fresh too.
-    monitored = frozenset(i.link for d in inventory.devices.values() for i in d.interfaces)
     by_site: dict[str, dict[str, ProfileVerdict]] = {code: {} for code in ordered}
     for name in names:
         profile = inventory.profiles[name]
         loads = conference_load(graph, routes, Scenario(sites, profile, topology, cascade_at))
-        judge = _Judge(inventory, routes, profile, loads, measurements, now, monitored)
+        judge = _Judge(inventory, routes, profile, loads, measurements, now, monitored_links)
         for code in ordered:
             by_site[code][name] = judge.verdict(code)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 import networkx as nx
 
 from vcmon import readiness, topology
-from vcmon.model import Inventory, Level, Verdict
+from vcmon.model import Inventory, Level, ProberKind, Verdict
 from vcmon.store import Observations
 
 
@@ -99,6 +99,7 @@ class Evaluator:
         self._routes: topology.Routes | None = None
         self._loads: dict[str, Mapping[str, topology.LinkLoad]] = {}
         self._spofs: list[topology.Spof] = []
+        self._monitored: frozenset[str] = frozenset()
         self._hysteresis = Hysteresis(cycles=1)
 
     @property
@@ -123,6 +124,13 @@ class Evaluator:
         with self._lock:
             self._inventory, self._graph, self._routes = inv, graph, routes
             self._loads = loads
+            # links a polled device reports on: the monitor needs fresh rates for them
+            self._monitored = frozenset(
+                i.link
+                for d in inv.devices.values()
+                if any(inv.modules[m].prober is ProberKind.SNMP for m in d.modules)
+                for i in d.interfaces
+            )
             self._spofs = topology.spofs(graph, conf.bridge)
             self._hysteresis.cycles = cycles
             self._hysteresis.forget_except(set(inv.sites))
@@ -153,6 +161,7 @@ class Evaluator:
                 cascade_at=frozenset(conf.cascade_at),
                 measurements=observations.measurements(),
                 now=now,
+                monitored_links=self._monitored,
             )
             verdicts = {code: self._apply_hysteresis(code, sr) for code, sr in raw.items()}
             view = View(
