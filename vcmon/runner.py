@@ -151,9 +151,8 @@ class Runner:
                 log.exception("probe %s/%s failed", dev.name, module.name)
                 failure = FailureReason.ERROR
             finished = self.clock()
-            target = dev.site if module.prober is ProberKind.ICMP else dev.name
             self.store.record_probe(
-                target,
+                dev.name,
                 module.name,
                 finished_at=finished,
                 duration_s=finished - started,

@@ -18,7 +18,7 @@ from vcmon.model import FailureReason, LinkMeasurement, Measurements, PathMeasur
 
 @dataclass(frozen=True, slots=True)
 class ProbeStatus:
-    """The last run of one module against one target (a site for ICMP, a device for SNMP)."""
+    """The last run of one module against one device."""
 
     target: str
     module: str

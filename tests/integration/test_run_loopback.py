@@ -141,7 +141,7 @@ def test_run_measures_serves_reloads_and_stops(
 
     _, metrics = get(f"{base}/metrics")
     text = metrics.decode()
-    assert 'vcmon_probe_success{module="icmp_video",site="21010"} 1.0' in text
+    assert 'vcmon_probe_success{device="cpe-21010",module="icmp_video",site="21010"} 1.0' in text
     assert "s3cr3t" not in text
     promtool = shutil.which("promtool")
     if promtool is None:

@@ -220,13 +220,18 @@ def _probe_families(view: View) -> Iterator[Metric]:
         _gauge(n.PROBE_LAST_SUCCESS),
     )
     failures = _counter(n.PROBE_FAILURES)
-    for (target, module), st in view.observations.probes.items():
-        success.add_metric([target, module], 1.0 if st.success else 0.0)
-        duration.add_metric([target, module], st.duration_s)
+    devices = view.inventory.devices
+    for (device, module), st in view.observations.probes.items():
+        dev = devices.get(device)
+        if dev is None:  # left the inventory since the probe ran
+            continue
+        labels = [dev.site, device, module]
+        success.add_metric(labels, 1.0 if st.success else 0.0)
+        duration.add_metric(labels, st.duration_s)
         if st.last_success_at is not None:
-            last.add_metric([target, module], st.last_success_at)
+            last.add_metric(labels, st.last_success_at)
         for reason, count in st.failures_total.items():
-            failures.add_metric([target, module, reason.value], float(count))
+            failures.add_metric([*labels, reason.value], float(count))
     snmp = _counter(n.SNMP_ERRORS)
     for (device, reason), count in view.observations.snmp_errors.items():
         snmp.add_metric([device, reason.value], float(count))

@@ -169,19 +169,28 @@ SPOF_SITES_CUT_OFF = _m(
 )
 
 # --- probes -----------------------------------------------------------------------------
-PROBE_SUCCESS = _m("probe_success", "gauge", "1 if the last probe succeeded.", "site", "module")
+PROBE_SUCCESS = _m(
+    "probe_success", "gauge", "1 if the last probe succeeded.", "site", "device", "module"
+)
 PROBE_DURATION = _m(
-    "probe_duration_seconds", "gauge", "How long the last probe took.", "site", "module"
+    "probe_duration_seconds", "gauge", "How long the last probe took.", "site", "device", "module"
 )
 PROBE_LAST_SUCCESS = _m(
     "probe_last_success_timestamp_seconds",
     "gauge",
     "Unix time of the last successful probe.",
     "site",
+    "device",
     "module",
 )
 PROBE_FAILURES = _m(
-    "probe_failures_total", "counter", "Failed probes by reason.", "site", "module", "reason"
+    "probe_failures_total",
+    "counter",
+    "Failed probes by reason.",
+    "site",
+    "device",
+    "module",
+    "reason",
 )
 SNMP_ERRORS = _m(
     "snmp_errors_total",

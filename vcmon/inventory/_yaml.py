@@ -234,6 +234,7 @@ class _Builder:
         root: Any = {}
         documents = 0
         stack = self._stack
+        plain = _PLAIN
         while True:
             event = next_event()
             kind = type(event)
@@ -250,7 +251,14 @@ class _Builder:
                             frame.key_line = event.start_mark.line + 1
                             continue
                     elif key is not _SKIP and key is not _MERGE:
-                        frame.data[key] = self._scalar(event)
+                        # Most values are quoted strings or plain words seen before.
+                        if event.tag is None and (event.style or not event.implicit[0]):
+                            value = event.value
+                        else:
+                            value = plain.get(event.value, _SKIP)
+                            if value is _SKIP or event.tag is not None:
+                                value = self._scalar(event)
+                        frame.data[key] = value
                         frame.lines[key] = frame.key_line
                         frame.key = None
                         frame.size += 1

@@ -119,10 +119,12 @@ def test_link_usage_and_probe_failures_are_exported(inventory: Inventory) -> Non
     assert reg.get_sample_value("vcmon_link_utilisation_ratio", down) == pytest.approx(0.4)
     assert reg.get_sample_value("vcmon_link_spare_bytes_per_second", down) == 6e6 / 8
     assert reg.get_sample_value("vcmon_link_oper_up", {"link": "dc-530"}) == 1.0
-    failed = {"site": "r-530", "module": "snmp_v2c_ifmib", "reason": "timeout"}
+    failed = {"site": "530", "device": "r-530", "module": "snmp_v2c_ifmib", "reason": "timeout"}
     assert reg.get_sample_value("vcmon_probe_failures_total", failed) == 1.0
     assert (
-        reg.get_sample_value("vcmon_probe_success", {"site": "r-530", "module": "snmp_v2c_ifmib"})
+        reg.get_sample_value(
+            "vcmon_probe_success", {"site": "530", "device": "r-530", "module": "snmp_v2c_ifmib"}
+        )
         == 0.0
     )
     assert (
