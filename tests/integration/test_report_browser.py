@@ -3,6 +3,7 @@ and its screenshot shows the summary table and the map's coloured dots."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import struct
 import subprocess
@@ -137,3 +138,13 @@ def test_screenshot_shows_summary_and_map_coloured_by_verdict(report: Path, tmp_
         )
         > 500
     )
+
+
+def test_report_prints_to_a4_pages(report: Path, tmp_path: Path) -> None:
+    pdf = tmp_path / "report.pdf"
+    _chromium(report, tmp_path, f"--print-to-pdf={pdf}", "--no-pdf-header-footer")
+    data = pdf.read_bytes()
+    boxes = set(re.findall(rb"/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", data))
+    assert [(round(float(w)), round(float(h))) for w, h in boxes] == [(595, 842)]  # A4 in pt
+    # The summary, plan, districts, reasons and links sections start pages of their own.
+    assert len(re.findall(rb"/Type\s*/Page[^s]", data)) >= 5
