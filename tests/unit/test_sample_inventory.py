@@ -313,8 +313,11 @@ def test_district_hubs_are_spofs_unless_every_commune_has_a_backup(inv: Inventor
     assert max(found.items(), key=lambda kv: len(kv[1]))[0] == ("link", "dc-524")
 
 
-def test_national_benchmark_generator_writes_a_loadable_inventory(tmp_path: Path) -> None:
+def test_national_benchmark_generator_writes_a_loadable_inventory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # bench/national.py must keep up with the inventory format; 2 provinces keep it fast.
+    monkeypatch.setenv("VCMON_CACHE_DIR", str(tmp_path / "cache"))  # not the user's cache
     spec = importlib.util.spec_from_file_location("national", REPO / "bench" / "national.py")
     assert spec is not None and spec.loader is not None
     national = importlib.util.module_from_spec(spec)
