@@ -277,9 +277,8 @@ def plan(
         costs=costs,
         now=now,
     )
-    wanted = frozenset(problem.paths) - {routes.bridge}
-    if target is not None:
-        wanted &= frozenset(target)
+    # Sites with no route to the bridge stay targets: they are unreachable, not forgotten.
+    wanted = frozenset(inventory.sites if target is None else target) - {routes.bridge}
     solution = solve(problem, wanted, budget=budget, weight=weight)
     return Plan(
         profile=name,
@@ -292,7 +291,7 @@ def plan(
         lead_time_s=lead_time(solution.purchases),
         ready_now=ready_sites(problem) & wanted,
         ready=solution.ready,
-        unreachable=solution.unreachable,
+        unreachable=solution.unreachable | (wanted - problem.paths.keys()),
         problem=problem,
     )
 

@@ -215,3 +215,15 @@ def test_bad_what_if_says_which_key_is_wrong(
     with pytest.raises(InventoryError) as err:
         parse_what_if(text, example[0])
     assert str(err.value) == message
+
+
+def test_site_without_a_route_is_an_unreachable_target(
+    example: tuple[Inventory, nx.Graph, Routes],
+) -> None:
+    inv, g, _ = example
+    cut = g.copy()
+    cut.remove_edge("536", "51")  # Lý Sơn's only link: the island has no route left
+    p = plan(inv, cut, routes(cut, "51"))
+    assert p.unreachable == {"536"}
+    assert p.target == set(inv.sites) - {"51"}
+    assert p.ready == set(inv.sites) - {"51", "536"}
