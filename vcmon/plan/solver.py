@@ -148,10 +148,11 @@ class _Model:
             out.append(cap - (load + used) / _MB + relief)
         return out
 
-    def _cost(self) -> pulp.LpAffineExpression:
-        terms = [(p.monthly_cost + _PER_PURCHASE) * v for p, v in self.x.items()]
+    def _cost(self, per_purchase: float = _PER_PURCHASE) -> pulp.LpAffineExpression:
+        """Monthly cost, plus `per_purchase` each as a tie-break (0 for the budget itself)."""
+        terms = [(p.monthly_cost + per_purchase) * v for p, v in self.x.items()]
         terms += [
-            (self.problem.mcus[c].purchase.monthly_cost + _PER_PURCHASE) * v
+            (self.problem.mcus[c].purchase.monthly_cost + per_purchase) * v
             for c, v in self.y.items()
         ]
         return pulp.lpSum(terms)
@@ -187,7 +188,7 @@ class _Model:
                 lid: prob.add_variable(f"ok{i}", cat="Binary") for i, lid in enumerate(self.links)
             }
             r = {s: prob.add_variable(f"r{i}", cat="Binary") for i, s in enumerate(gated)}
-            prob += self._cost() <= budget + len(self.x) * _PER_PURCHASE + 1e-6
+            prob += self._cost(per_purchase=0.0) <= budget + 1e-6
             for lid, var in ok.items():
                 for slack in self._slack(lid):
                     prob += slack >= -self._big_m(lid) * (1 - var)
