@@ -304,7 +304,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     out = sys.stdout
     fmt = OutputFormat(args.format)
     if fmt is OutputFormat.JSON:
-        json.dump(analysis, out, ensure_ascii=False, indent=2)
+        # one C-encoded write: indent= would switch json to its pure-Python encoder
+        out.write(json.dumps(analysis, ensure_ascii=False, indent=2 if out.isatty() else None))
         out.write("\n")
     elif fmt is OutputFormat.CSV:
         out.write(_sites_csv(analysis, profiles))

@@ -43,6 +43,13 @@ def add_lab_parser(sub: Any, epilog: str) -> None:
     st.add_argument("--format", choices=["table", "json"], default="table")
     st.set_defaults(handler=cmd_status)
 
+    fw = lab_sub.add_parser(
+        "forward", help="relay a host loopback port to a TCP service in the NOC (e.g. /metrics)"
+    )
+    fw.add_argument("--listen", default="127.0.0.1:9874", help="host address (loopback only)")
+    fw.add_argument("--to", default="127.0.0.1:9874", help="address inside the NOC namespace")
+    fw.set_defaults(handler=cmd_forward)
+
     ex = lab_sub.add_parser("exec", help="run a command in the NOC namespace: lab exec -- CMD")
     ex.add_argument("argv", nargs=argparse.REMAINDER, help="the command (after --)")
     ex.set_defaults(handler=cmd_exec)
@@ -103,3 +110,19 @@ def cmd_exec(args: argparse.Namespace) -> int:
 
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     return lab.exec_in_noc(args.state_dir, argv)
+
+
+def _hostport(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
+def cmd_forward(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from vcmon.lab.forward import relay
+
+    listen, to = _hostport(args.listen), _hostport(args.to)
+    print(f"forwarding http://{listen[0]}:{listen[1]} to {to[0]}:{to[1]} in the lab's NOC")
+    asyncio.run(relay(args.state_dir, listen, to))
+    return 0
