@@ -11,6 +11,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from vcmon.errors import Problem
@@ -113,13 +114,14 @@ class Resolver:
         if conference is not None:
             self.connectivity(conference.bridge, sites, links)
         currency = self.src.singles.get("currency")
+        # Read-only views: the Inventory is frozen, and so are its mappings.
         inventory = Inventory(
-            sites=sites,
-            links=links,
-            devices=devices,
-            profiles=profiles,
-            modules=modules,
-            auths=auths,
+            sites=MappingProxyType(sites),
+            links=MappingProxyType(links),
+            devices=MappingProxyType(devices),
+            profiles=MappingProxyType(profiles),
+            modules=MappingProxyType(modules),
+            auths=MappingProxyType(auths),
             conference=conference or Conference("", ConferenceTopology.MCU),
             sources=tuple(Path(d.file) for d in self.src.docs),
             currency=currency.data if currency is not None else defaults.CURRENCY,

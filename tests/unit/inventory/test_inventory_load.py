@@ -112,9 +112,11 @@ def test_example_sources_list_included_files(example: Inventory) -> None:
     assert names == ["example.yaml", "modules.yaml", "auths.yaml"]
 
 
-def test_inventory_objects_are_frozen(example: Inventory) -> None:
+def test_inventory_objects_and_mappings_are_read_only(example: Inventory) -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         example.links["dc-536"].up_bps = 1.0  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        example.sites["99"] = example.sites["51"]  # type: ignore[index]
 
 
 def test_directory_merges_sorted_files_and_reads_shared_includes_once(tmp_path: Path) -> None:
