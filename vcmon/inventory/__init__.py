@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import os
 
-from vcmon.errors import InventoryError
+from vcmon.errors import InventoryError, Problem
 from vcmon.inventory._resolve import Resolver
 from vcmon.inventory._schema import check_schema
 from vcmon.inventory._sources import inventory_schema, read_sources
-from vcmon.inventory._yaml import Document, gc_paused, read_yaml
+from vcmon.inventory._yaml import Document, display_name, gc_paused, read_yaml
 from vcmon.model import Inventory
 
 __all__ = ["Document", "check_schema", "inventory_schema", "load_inventory", "read_yaml"]
@@ -42,12 +42,8 @@ def _load(path: str | os.PathLike[str]) -> Inventory:
         raise InventoryError(sources.problems)
     problems = list(sources.problems)
     if "conference" not in sources.singles and sources.docs:
-        files = ", ".join(d.file for d in sources.docs)
-        problems.append(
-            InventoryError.single(
-                files, 0, "conference", "missing section (at least the bridge site)"
-            ).problems[0]
-        )
+        message = "missing section (at least the bridge site)"
+        problems.append(Problem(display_name(path), 0, "conference", message))
     resolver = Resolver(sources)
     inventory = resolver.resolve()
     problems.extend(resolver.problems)

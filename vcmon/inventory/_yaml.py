@@ -72,7 +72,8 @@ class Document:
 
     file: str
     """The file's name as shown to people (relative to the working directory if inside it)."""
-    data: Any
+    data: Any = field(repr=False)
+    """Plain data; kept out of repr, as a file may (wrongly) hold a literal secret."""
     _lines: dict[int, dict[Key, int]] = field(repr=False, default_factory=dict)
     digest: str = field(repr=False, default="")
     """Content hash when the file is cacheable (see _cache), else ''."""
