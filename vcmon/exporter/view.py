@@ -41,7 +41,7 @@ class View:
 
 @dataclass(slots=True)
 class _Held:
-    reported: Verdict
+    reported: readiness.ProfileVerdict
     candidate: Verdict
     streak: int
 
@@ -50,32 +50,28 @@ class _Held:
 class Hysteresis:
     """A reported verdict changes only after the new one holds for `cycles` evaluations.
 
-    Going to `unknown` is immediate: green must never outlive the data behind it.
-
-    >>> h = Hysteresis(cycles=3)
-    >>> [h.step("s", "hd", v) for v in (Verdict.READY, Verdict.NOT_READY, Verdict.NOT_READY,
-    ...  Verdict.NOT_READY, Verdict.UNKNOWN)]
-    ... # doctest: +NORMALIZE_WHITESPACE
-    [<Verdict.READY: 'ready'>, <Verdict.READY: 'ready'>, <Verdict.READY: 'ready'>,
-     <Verdict.NOT_READY: 'not_ready'>, <Verdict.UNKNOWN: 'unknown'>]
+    While a change is pending, the previously reported verdict is shown whole, reasons
+    included, so a verdict never appears with reasons that contradict it. Going to
+    `unknown` is immediate: green must never outlive the data behind it.
     """
 
     cycles: int
     _held: dict[tuple[str, str], _Held] = field(default_factory=dict)
 
-    def step(self, site: str, profile: str, verdict: Verdict) -> Verdict:
-        key = (site, profile)
+    def step(self, pv: readiness.ProfileVerdict) -> readiness.ProfileVerdict:
+        key = (pv.site, pv.profile)
         held = self._held.get(key)
-        if held is None or verdict is Verdict.UNKNOWN or self.cycles <= 1:
-            self._held[key] = _Held(verdict, verdict, self.cycles)
-            return verdict
-        if verdict is held.reported:
-            held.candidate, held.streak = verdict, 0
-            return verdict
-        held.streak = held.streak + 1 if verdict is held.candidate else 1
-        held.candidate = verdict
+        new = pv.verdict
+        if held is None or new is Verdict.UNKNOWN or self.cycles <= 1:
+            self._held[key] = _Held(pv, new, 0)
+            return pv
+        if new is held.reported.verdict:
+            held.reported, held.candidate, held.streak = pv, new, 0
+            return pv
+        held.streak = held.streak + 1 if new is held.candidate else 1
+        held.candidate = new
         if held.streak >= self.cycles:
-            held.reported, held.streak = verdict, 0
+            held.reported, held.streak = pv, 0
         return held.reported
 
     def forget_except(self, sites: set[str]) -> None:
@@ -178,10 +174,7 @@ class Evaluator:
             return view
 
     def _apply_hysteresis(self, code: str, sr: readiness.SiteReadiness) -> readiness.SiteReadiness:
-        changed = {}
-        for name, pv in sr.verdicts.items():
-            shown = self._hysteresis.step(code, name, pv.verdict)
-            changed[name] = pv if shown is pv.verdict else replace(pv, verdict=shown)
+        changed = {name: self._hysteresis.step(pv) for name, pv in sr.verdicts.items()}
         if all(changed[n] is sr.verdicts[n] for n in changed):
             return sr
         demand = {} if self._inventory is None else self._inventory.profiles
