@@ -137,18 +137,19 @@ def _visit(path: Path, stack: list[tuple[str, Entry]], seen: set[str], sources: 
 
 
 def _classify(doc: Document, problem: Problem, sources: Sources) -> None:
-    """Remember which entry a schema error belongs to, so later checks skip it."""
+    """Remember which entry a schema error belongs to, so later checks skip it.
+
+    Names may hold dots (`links.a.b.site`: entry 'a.b' or 'a'?): the longest name that
+    the path starts with, followed by '.', '[' or the end, is the entry.
+    """
     head, _, rest = problem.path.partition(".")
-    if head in ENTRY_SECTIONS and rest:
-        # Entry names match [A-Za-z0-9][A-Za-z0-9_.-]*: the name ends at '.' or '['... but
-        # names may hold dots, so find the longest entry name the path starts with.
-        section = doc.data.get(head) if isinstance(doc.data, dict) else None
-        if isinstance(section, dict):
-            for name in section:
-                text = str(name)
-                if rest == text or rest.startswith((text + ".", text + "[")):
-                    sources.broken.add((head, text))
-                    return
+    section = doc.data.get(head) if isinstance(doc.data, dict) else None
+    if head in ENTRY_SECTIONS and rest and isinstance(section, dict):
+        ends = [i for i, char in enumerate(rest) if char in ".["] + [len(rest)]
+        for end in reversed(ends):
+            if rest[:end] in section:
+                sources.broken.add((head, rest[:end]))
+                return
     sources.fatal = True
 
 

@@ -197,3 +197,19 @@ def test_problems_from_several_files_come_in_one_error(tmp_path: Path) -> None:
         ("a.yaml", 7, "links.dc-530.capacity"),
         ("b.yaml", 2, "sites.9.level"),
     ]
+
+
+def test_a_broken_entry_with_a_dotted_name_is_skipped_not_fatal(tmp_path: Path) -> None:
+    path = tmp_path / "inv.yaml"
+    path.write_text(
+        MINIMAL + '  a.b: {site: "530", to: "51", capacity: fast}\n'
+        '  a: {site: "530", to: "5", capacity: 1M}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(path)
+    # 'a.b' is broken (schema), 'a' is still checked (its unknown end), nothing is fatal.
+    assert [(p.line, p.path) for p in caught.value.problems] == [
+        (8, "links.a.b.capacity"),
+        (9, "links.a.to"),
+    ]
