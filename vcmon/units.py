@@ -70,8 +70,10 @@ def format_rate(bps: float) -> str:
 
 def format_duration(seconds: float) -> str:
     """
-    >>> format_duration(0.0123), format_duration(0.00045), format_duration(90), format_duration(86400 * 30)
-    ('12.3 ms', '0.45 ms', '90 s', '30 d')
+    >>> format_duration(0.0123), format_duration(0.00045)
+    ('12.3 ms', '0.45 ms')
+    >>> format_duration(90), format_duration(86400 * 30)
+    ('90 s', '30 d')
     """
     if seconds >= 86400:
         return f"{seconds / 86400:.3g} d"

@@ -449,14 +449,17 @@ def test_real_prometheus_records_and_alerts_on_the_exporters_output(
     from vcmon.exporter.server import make_server, serve_in_background
     from vcmon.exporter.view import Evaluator
     from vcmon.inventory import load_inventory
-    from vcmon.model import PathMeasurement
+    from vcmon.model import LinkMeasurement, PathMeasurement
     from vcmon.store import Store
 
     inv = load_inventory(ROOT / "inventory" / "example.yaml")
     evaluator = Evaluator()
     evaluator.set_inventory(inv)
     store = Store()
-    store.record_path(PathMeasurement("522", time.time(), 0.004, 0.006, 0.001, 0.0))
+    now = time.time()
+    store.record_path(PathMeasurement("522", now, 0.004, 0.006, 0.001, 0.0))
+    # 522's uplink is polled by dc-core: the monitor needs its usage too to judge 522
+    store.record_link(LinkMeasurement("dc-522", now, 1e6, 1e6, 100e6, 100e6, oper_up=True))
     view = evaluator.evaluate(store.snapshot())
     assert view is not None
     server, _ = make_server("127.0.0.1:0", lambda: view)

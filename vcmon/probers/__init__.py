@@ -1,1 +1,4 @@
-"""Probers: code that measures one target and returns a frozen result (never raises for a target failure)."""
+"""Probers: code that measures one target and returns a frozen result.
+
+A prober never raises for a target failure: the result carries a FailureReason.
+"""
