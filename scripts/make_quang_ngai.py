@@ -329,6 +329,24 @@ conference:
   cascade_at: []
   profile: hd
 
+# The calendar: vcmon exports each upcoming conference and alerts when a site it needs is
+# not ready `lead_time` before the start (times with their UTC offset; Vietnam is +07:00).
+schedule:
+  giao-ban-thang-12:
+    description: "Họp giao ban tháng 12 của UBND tỉnh với các huyện, thị xã, thành phố"
+    start: 2026-12-07T08:00:00+07:00
+    duration: 3h
+    profile: hd
+    sites: [level:province, level:district]
+    lead_time: 2h
+  tap-huan-chuyen-doi-so:
+    description: "Tập huấn chuyển đổi số cho cán bộ cấp xã, huyện Sơn Tây"
+    start: 2026-12-10T14:00:00+07:00
+    duration: 2h
+    profile: sd
+    sites: [level:province, district:530]
+    lead_time: 4h
+
 defaults:
   site: {{terrain: plain, rooms: 1}}
   link: {{medium: fibre, role: primary}}

@@ -26,6 +26,7 @@ from vcmon import __version__
 from vcmon.errors import InventoryError, VcmonError
 from vcmon.exporter.server import DEFAULT_LISTEN
 from vcmon.model import ConferenceTopology, Direction, Inventory, Level, Verdict
+from vcmon.model import select_sites as model_select_sites
 from vcmon.units import format_rate
 
 EXIT_OK = 0
@@ -220,29 +221,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def select_sites(inv: Inventory, selector: str | None) -> frozenset[str]:
     """Resolve `--sites` to site codes; unknown selectors are usage errors (exit 2)."""
-    if not selector or selector == "all":
+    if not selector:
         return frozenset(inv.sites)
-    chosen: set[str] = set()
-    for raw in selector.split(","):
-        item = raw.strip()
-        kind, _, value = item.partition(":")
-        if kind == "district" and value:
-            if value not in inv.sites or inv.sites[value].level is not Level.DISTRICT:
-                raise _usage_error(f"--sites: {value!r} is not a district code")
-            chosen.update(s.code for s in inv.sites.values() if s.district == value)
-        elif kind == "level" and value:
-            try:
-                level = Level(value)
-            except ValueError:
-                raise _usage_error(f"--sites: unknown level {value!r}") from None
-            chosen.update(s.code for s in inv.sites.values() if s.level is level)
-        elif item in inv.sites:
-            chosen.add(item)
-        elif item == "all":
-            chosen.update(inv.sites)
-        else:
-            raise _usage_error(f"--sites: unknown site or selector {item!r}")
-    return frozenset(chosen)
+    try:
+        return model_select_sites(inv.sites, selector.split(","))
+    except ValueError as exc:
+        raise _usage_error(f"--sites: {exc}") from None
 
 
 def _usage_error(message: str) -> InventoryError:

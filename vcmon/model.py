@@ -8,7 +8,7 @@ units end to end: seconds, bits per second, bytes, ratios in 0..1.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -312,6 +312,61 @@ class Conference:
 
 
 @dataclass(frozen=True, slots=True)
+class ScheduledConference:
+    """A conference on the calendar: who must be ready, for which profile, by when."""
+
+    name: str
+    start_s: float
+    """Unix time."""
+    duration_s: float
+    profile: str
+    sites: frozenset[str]
+    lead_time_s: float
+    """How long before the start every needed site must already be ready."""
+
+    def active(self, now: float) -> bool:
+        """Upcoming or under way: worth exporting and alerting on."""
+        return now < self.start_s + self.duration_s
+
+
+def select_sites(sites: Mapping[str, Site], selectors: Iterable[str]) -> frozenset[str]:
+    """Site codes from selectors: `all`, `district:CODE` (a district with its communes),
+    `level:LEVEL`, or site codes. Raises ValueError naming the selector it cannot use.
+
+    >>> s = {c: Site(c, c, lv, p, None, Terrain.PLAIN, 1, d) for c, lv, p, d in (
+    ...     ("51", Level.PROVINCE, None, None), ("522", Level.DISTRICT, "51", "522"),
+    ...     ("21010", Level.COMMUNE, "522", "522"))}
+    >>> sorted(select_sites(s, ["district:522"])), sorted(select_sites(s, ["level:province"]))
+    (['21010', '522'], ['51'])
+    >>> select_sites(s, ["district:21010"])
+    Traceback (most recent call last):
+    ...
+    ValueError: '21010' is not a district code
+    """
+    chosen: set[str] = set()
+    for raw in selectors:
+        item = raw.strip()
+        kind, _, value = item.partition(":")
+        if item == "all":
+            chosen.update(sites)
+        elif kind == "district" and value:
+            if value not in sites or sites[value].level is not Level.DISTRICT:
+                raise ValueError(f"{value!r} is not a district code")
+            chosen.update(c for c, site in sites.items() if site.district == value)
+        elif kind == "level" and value:
+            try:
+                level = Level(value)
+            except ValueError:
+                raise ValueError(f"unknown level {value!r}") from None
+            chosen.update(c for c, site in sites.items() if site.level is level)
+        elif item in sites:
+            chosen.add(item)
+        else:
+            raise ValueError(f"unknown site or selector {item!r}")
+    return frozenset(chosen)
+
+
+@dataclass(frozen=True, slots=True)
 class Inventory:
     """A whole, validated, resolved inventory. Mappings keep the file's order."""
 
@@ -323,6 +378,7 @@ class Inventory:
     auths: Mapping[str, Auth]
     conference: Conference
     sources: tuple[Path, ...] = field(default=())
+    schedule: tuple[ScheduledConference, ...] = ()
     currency: str = "VND"
     """ISO 4217 code of every cost in the inventory (upgrade tiers' monthly_cost)."""
 

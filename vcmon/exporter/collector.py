@@ -99,6 +99,7 @@ def _families(view: View) -> Iterator[Metric]:
     yield from _path_families(view)
     yield from _link_families(view)
     yield from _probe_families(view)
+    yield from _conference_families(view)
 
 
 def _verdict_families(view: View) -> Iterator[Metric]:
@@ -236,3 +237,16 @@ def _probe_families(view: View) -> Iterator[Metric]:
     for (device, reason), count in view.observations.snmp_errors.items():
         snmp.add_metric([device, reason.value], float(count))
     yield from (success, duration, last, failures, snmp)
+
+
+def _conference_families(view: View) -> Iterator[Metric]:
+    start, ready = _gauge(n.CONFERENCE_START), _gauge(n.CONFERENCE_SITE_READY)
+    for event in view.inventory.schedule:
+        verdicts = view.conferences.get(event.name)
+        if verdicts is None:  # over, or not judged yet
+            continue
+        start.add_metric([event.name, event.profile], event.start_s)
+        for site, verdict in verdicts.items():
+            ready.add_metric([event.name, site], 1.0 if verdict is Verdict.READY else 0.0)
+    yield start
+    yield ready

@@ -37,6 +37,9 @@ class View:
     inventory_status: InventoryStatus
     built_at: float
     shard: str | None = None
+    conferences: Mapping[str, Mapping[str, Verdict]] = field(default_factory=dict)
+    """Per upcoming scheduled conference, each needed site's verdict for its profile,
+    judged with only that conference's sites joining."""
 
 
 @dataclass(slots=True)
@@ -160,6 +163,25 @@ class Evaluator:
                 monitored_links=self._monitored,
             )
             verdicts = {code: self._apply_hysteresis(code, sr) for code, sr in raw.items()}
+            conferences = {}
+            for event in inv.schedule:
+                if not event.active(now):
+                    continue
+                judged = readiness.assess(
+                    inv,
+                    graph,
+                    routes,
+                    event.sites,
+                    conf.topology,
+                    cascade_at=frozenset(conf.cascade_at),
+                    measurements=observations.measurements(),
+                    now=now,
+                    profiles=[event.profile],
+                    monitored_links=self._monitored,
+                )
+                conferences[event.name] = {
+                    code: sr.verdicts[event.profile].verdict for code, sr in judged.items()
+                }
             view = View(
                 inventory=inv,
                 observations=observations,
@@ -169,6 +191,7 @@ class Evaluator:
                 inventory_status=self._status,
                 built_at=now,
                 shard=self._shard,
+                conferences=conferences,
             )
             self._view = view
             return view

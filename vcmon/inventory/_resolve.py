@@ -10,6 +10,7 @@ import ipaddress
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -35,6 +36,7 @@ from vcmon.model import (
     Policy,
     ProberKind,
     Profile,
+    ScheduledConference,
     SecretKind,
     SecretRef,
     Site,
@@ -42,6 +44,7 @@ from vcmon.model import (
     Terrain,
     Threshold,
     UpgradeTier,
+    select_sites,
 )
 from vcmon.units import parse_duration, parse_rate
 
@@ -113,6 +116,7 @@ class Resolver:
         conference = self.conference(sites, profiles)
         if conference is not None:
             self.connectivity(conference.bridge, sites, links)
+        schedule = self.schedule(sites, profiles)
         currency = self.src.singles.get("currency")
         # Read-only views: the Inventory is frozen, and so are its mappings.
         inventory = Inventory(
@@ -125,6 +129,7 @@ class Resolver:
             conference=conference or Conference("", ConferenceTopology.MCU),
             sources=tuple(Path(d.file) for d in self.src.docs),
             currency=currency.data if currency is not None else defaults.CURRENCY,
+            schedule=schedule,
         )
         return inventory
 
@@ -528,6 +533,43 @@ class Resolver:
             self._add(entry, f"unknown profile '{profile}'{hint}", "profile")
         conference = Conference(data["bridge"], topology, cascade_at, profile)
         return conference if bridge_ok else None
+
+    def schedule(
+        self, sites: Mapping[str, Site], profiles: Mapping[str, Profile]
+    ) -> tuple[ScheduledConference, ...]:
+        default_profile = "hd"
+        conf = self.src.singles.get("conference")
+        if conf is not None and isinstance(conf.data, dict):
+            default_profile = conf.data.get("profile", "hd")
+        out = []
+        for name, entry in self._valid("schedule"):
+            data: dict[str, Any] = entry.data
+            try:
+                start = datetime.fromisoformat(data["start"]).timestamp()
+            except ValueError:
+                self._add(entry, f"{data['start']!r} is not a valid date and time", "start")
+                continue
+            profile = data.get("profile", default_profile)
+            if profile not in profiles:
+                hint = did_you_mean(profile, profiles)
+                self._add(entry, f"unknown profile '{profile}'{hint}", "profile")
+                continue
+            try:
+                chosen = select_sites(sites, data["sites"])
+            except ValueError as exc:
+                self._add(entry, str(exc), "sites")
+                continue
+            out.append(
+                ScheduledConference(
+                    name=name,
+                    start_s=start,
+                    duration_s=parse_duration(data.get("duration", "2h")),
+                    profile=profile,
+                    sites=chosen,
+                    lead_time_s=parse_duration(data.get("lead_time", "2h")),
+                )
+            )
+        return tuple(sorted(out, key=lambda c: (c.start_s, c.name)))
 
     def connectivity(
         self, bridge: str, sites: Mapping[str, Site], links: Mapping[str, Link]

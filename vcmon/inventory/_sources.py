@@ -19,7 +19,7 @@ from vcmon.errors import InventoryError, Problem
 from vcmon.inventory._schema import check_schema
 from vcmon.inventory._yaml import Document, Key, display_name, read_yaml
 
-ENTRY_SECTIONS = ("profiles", "sites", "links", "devices", "modules", "auths")
+ENTRY_SECTIONS = ("profiles", "sites", "links", "devices", "modules", "auths", "schedule")
 SINGLE_SECTIONS = ("conference", "policy", "currency")
 DEFAULT_KINDS = ("site", "link", "device")
 _SINGULAR = {
@@ -29,6 +29,7 @@ _SINGULAR = {
     "devices": "device",
     "modules": "module",
     "auths": "auth",
+    "schedule": "conference",
 }
 
 SCHEMA_FILE = Path(__file__).with_name("inventory.schema.json")

@@ -200,3 +200,37 @@ def test_a_monitored_link_without_fresh_rates_leaves_its_sites_unknown(
     assert (hd.root_cause.value, hd.root) == ("local", "522-21010")
     # its neighbour behind the same hub is measured and judged normally
     assert view.verdicts["21211"].verdicts["hd"].verdict is Verdict.READY
+
+
+def test_scheduled_conference_exports_start_and_each_needed_sites_readiness(
+    inventory: Inventory,
+) -> None:
+    (event,) = inventory.schedule
+    now = event.start_s - 3 * 3600  # three hours before the meeting
+    ev, store = Evaluator(), Store()
+    ev.set_inventory(inventory, now)
+    quiet_links(store, inventory, now)
+    for code in event.sites:
+        store.record_path(good_path(code, now))
+    store.record_path(PathMeasurement("536", now, 0.05, 0.06, 0.002, 0.10))  # 10% loss
+    ev.evaluate(store.snapshot(), now)
+    reg = registry_for(ev)
+    start = {"conference": "giao-ban-thang-12", "profile": "hd"}
+    assert reg.get_sample_value("vcmon_conference_start_timestamp_seconds", start) == 1796605200
+    ready = {
+        site: reg.get_sample_value(
+            "vcmon_conference_site_ready", {"conference": "giao-ban-thang-12", "site": site}
+        )
+        for site in sorted(event.sites)
+    }
+    assert ready == {"51": 1.0, "522": 1.0, "530": 1.0, "536": 0.0}
+    # communes are not in this meeting: no series for them
+    assert (
+        reg.get_sample_value(
+            "vcmon_conference_site_ready", {"conference": "giao-ban-thang-12", "site": "21010"}
+        )
+        is None
+    )
+    # once the meeting is over it is no longer exported
+    ev.evaluate(store.snapshot(), event.start_s + event.duration_s + 1)
+    assert reg.get_sample_value("vcmon_conference_start_timestamp_seconds", start) is None
