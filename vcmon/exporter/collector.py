@@ -241,12 +241,15 @@ def _probe_families(view: View) -> Iterator[Metric]:
 
 def _conference_families(view: View) -> Iterator[Metric]:
     start, ready = _gauge(n.CONFERENCE_START), _gauge(n.CONFERENCE_SITE_READY)
+    lead = _gauge(n.CONFERENCE_LEAD_TIME)
     for event in view.inventory.schedule:
         verdicts = view.conferences.get(event.name)
         if verdicts is None:  # over, or not judged yet
             continue
         start.add_metric([event.name, event.profile], event.start_s)
+        lead.add_metric([event.name], event.lead_time_s)
         for site, verdict in verdicts.items():
             ready.add_metric([event.name, site], 1.0 if verdict is Verdict.READY else 0.0)
     yield start
+    yield lead
     yield ready

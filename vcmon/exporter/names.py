@@ -208,6 +208,12 @@ CONFERENCE_START = _m(
     "conference",
     "profile",
 )
+CONFERENCE_LEAD_TIME = _m(
+    "conference_lead_time_seconds",
+    "gauge",
+    "How long before a scheduled conference every site it needs must be ready.",
+    "conference",
+)
 CONFERENCE_SITE_READY = _m(
     "conference_site_ready",
     "gauge",
