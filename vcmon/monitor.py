@@ -190,10 +190,13 @@ class Agent:
     async def _evaluate_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             started = time.monotonic()
-            self.evaluator.evaluate(self.store.snapshot())
-            log.debug("evaluated", extra={"seconds": round(time.monotonic() - started, 4)})
+            # in a thread: a national evaluation must not stall the probes' event loop
+            await asyncio.to_thread(self.evaluator.evaluate, self.store.snapshot())
+            took = time.monotonic() - started
+            log.debug("evaluated", extra={"seconds": round(took, 4)})
             try:
-                async with asyncio.timeout(EVALUATE_EVERY_S):
+                # at national scale an evaluation costs CPU: keep it under ~10% of a core
+                async with asyncio.timeout(max(EVALUATE_EVERY_S, 10 * took)):
                     await stop.wait()
             except TimeoutError:
                 pass

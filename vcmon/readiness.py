@@ -163,12 +163,14 @@ def assess(
     now: float | None = None,
     profiles: Sequence[str] | None = None,
     monitored_links: frozenset[str] = frozenset(),
+    loads: Mapping[str, Mapping[str, LinkLoad]] | None = None,
 ) -> Mapping[str, SiteReadiness]:
     """Verdicts for every site in `sites` (all of them joining one conference), per profile.
 
     `monitored_links` (measured mode): links whose usage the monitor polls; one without a
     fresh rate makes the sites behind it unknown. Offline analyses leave it empty and judge
-    unmeasured links on their contracted capacity.
+    unmeasured links on their contracted capacity. `loads` (per profile) may pass this very
+    scenario's conference loads when the caller already has them (the monitor, every cycle).
 
     Planned basis when `measurements` is None; measured basis otherwise, which needs `now`
     (Unix seconds) to judge freshness. `profiles` defaults to all of the inventory's. The
@@ -206,8 +208,15 @@ def assess(
     by_site: dict[str, dict[str, ProfileVerdict]] = {code: {} for code in ordered}
     for name in names:
         profile = inventory.profiles[name]
-        loads = conference_load(graph, routes, Scenario(sites, profile, topology, cascade_at))
-        judge = _Judge(inventory, routes, profile, loads, measurements, now, monitored_links)
+        given = None if loads is None else loads.get(name)
+        scenario_loads = (
+            given
+            if given is not None
+            else conference_load(graph, routes, Scenario(sites, profile, topology, cascade_at))
+        )
+        judge = _Judge(
+            inventory, routes, profile, scenario_loads, measurements, now, monitored_links
+        )
         for code in ordered:
             by_site[code][name] = judge.verdict(code)
 

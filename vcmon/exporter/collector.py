@@ -204,10 +204,12 @@ def _link_families(view: View) -> Iterator[Metric]:
                 spare.add_metric([link_id, d.value], s * BYTES_PER_BIT)
         if lm is not None and lm.oper_up is not None:
             oper.add_metric([link_id], 1.0 if lm.oper_up else 0.0)
-    for profile, loads in view.loads.items():
-        for link_id, ld in loads.items():
-            for d in Direction:
-                conf.add_metric([link_id, d.value, profile], ld.load_bps(d) * BYTES_PER_BIT)
+    # the configured conference's profile only: the other profiles' loads are derivable
+    # (they scale with the stream rate) and would triple the largest family
+    profile = inv.conference.profile
+    for link_id, ld in view.loads.get(profile, {}).items():
+        for d in Direction:
+            conf.add_metric([link_id, d.value, profile], ld.load_bps(d) * BYTES_PER_BIT)
     spofs = _gauge(n.SPOF_SITES_CUT_OFF)
     for spof in view.spofs:
         spofs.add_metric([spof.kind, spof.id], float(len(spof.cut_off)))

@@ -151,18 +151,19 @@ class Evaluator:
                 inv,
                 graph,
                 routes,
-                frozenset(
-                    code
-                    for code, site in inv.sites.items()
-                    if self._report_province or site.level is not Level.PROVINCE
-                ),
+                frozenset(inv.sites),
                 conf.topology,
                 cascade_at=frozenset(conf.cascade_at),
                 measurements=observations.measurements(),
                 now=now,
                 monitored_links=self._monitored,
+                loads=self._loads,
             )
-            verdicts = {code: self._apply_hysteresis(code, sr) for code, sr in raw.items()}
+            verdicts = {
+                code: self._apply_hysteresis(code, sr)
+                for code, sr in raw.items()
+                if self._report_province or inv.sites[code].level is not Level.PROVINCE
+            }
             conferences = {}
             for event in inv.schedule:
                 if not event.active(now):
