@@ -24,7 +24,7 @@ from typing import Any
 
 from vcmon import __version__
 from vcmon.errors import InventoryError, VcmonError
-from vcmon.exporter.server import DEFAULT_LISTEN
+from vcmon.exporter import DEFAULT_LISTEN
 from vcmon.model import ConferenceTopology, Direction, Inventory, Level, Verdict
 from vcmon.model import select_sites as model_select_sites
 from vcmon.units import format_rate
@@ -268,6 +268,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             + [m.measured_at for m in measurements.links.values()],
             default=0.0,
         )
+    loads_by_profile = {
+        name: topology.conference_load(
+            graph, routes, topology.Scenario(sites, inv.profiles[name], topo, cascade_at)
+        )
+        for name in profiles
+    }
     verdicts = readiness.assess(
         inv,
         graph,
@@ -278,10 +284,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         profiles=profiles,
         measurements=measurements,
         now=now,
+        loads=loads_by_profile,
     )
     load_profile = conf.profile if conf.profile in profiles else profiles[0]
-    scenario = topology.Scenario(sites, inv.profiles[load_profile], topo, cascade_at)
-    loads = topology.conference_load(graph, routes, scenario)
+    loads = loads_by_profile[load_profile]
     spofs = topology.spofs(graph, conf.bridge)
 
     analysis = _analysis_dict(inv, verdicts, profiles, topo, load_profile, sites, loads, spofs)

@@ -18,9 +18,6 @@ from prometheus_client.exposition import MetricsHandler
 from vcmon.exporter.collector import SnapshotCollector
 from vcmon.exporter.view import View
 
-DEFAULT_PORT = 9874
-DEFAULT_LISTEN = f":{DEFAULT_PORT}"
-
 
 def sites_json(view: View | None, site: str | None = None) -> dict[str, Any]:
     """The /api/v1/sites document: verdicts with reasons, per site and profile."""

@@ -61,6 +61,8 @@ class Plan:
     unreachable: frozenset[str]
     """Target sites no purchase can make ready (path quality fails, or no tier is enough)."""
     problem: Problem
+    optimal: bool = True
+    """False if the solver's time limit stopped it before proving this plan optimal."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +295,7 @@ def plan(
         ready=solution.ready,
         unreachable=solution.unreachable | (wanted - problem.paths.keys()),
         problem=problem,
+        optimal=solution.optimal,
     )
 
 

@@ -34,6 +34,8 @@ class Solution:
     """Target sites ready after the purchases."""
     unreachable: frozenset[str]
     """Target sites no combination of purchases can make ready."""
+    optimal: bool = True
+    """False when CBC hit its time limit and returned its best plan so far."""
 
 
 def solve(
@@ -42,6 +44,7 @@ def solve(
     *,
     budget: float | None = None,
     weight: Weight = Weight.SITES,
+    time_limit_s: float = 120.0,
 ) -> Solution:
     """The cheapest purchases making every reachable target ready; under `budget`, the
     purchases making the most target weight ready (cheapest among those).
@@ -58,12 +61,12 @@ def solve(
     relief = _full_relief(problem)
     reachable = [s for s in wanted if s not in problem.blocked and _satisfiable(problem, s, relief)]
     unreachable = frozenset(wanted) - frozenset(reachable)
-    model = _Model(problem, reachable)
+    model = _Model(problem, reachable, time_limit_s)
     chosen = model.cheapest() if budget is None else model.best_within(budget, weight)
     ready = ready_sites(problem, chosen) & frozenset(wanted)
     if budget is None and not ready >= frozenset(reachable):
         raise RuntimeError("the solver returned a plan that leaves reachable targets unready")
-    return Solution(tuple(sorted(chosen)), ready, unreachable)
+    return Solution(tuple(sorted(chosen)), ready, unreachable, model.optimal)
 
 
 def _satisfiable(problem: Problem, site: str, relief: dict[str, tuple[float, float]]) -> bool:
@@ -94,9 +97,11 @@ def _full_relief(problem: Problem) -> dict[str, tuple[float, float]]:
 class _Model:
     """Builds the shared part (purchase variables, capacity and load expressions) once."""
 
-    def __init__(self, problem: Problem, sites: list[str]) -> None:
+    def __init__(self, problem: Problem, sites: list[str], time_limit_s: float) -> None:
         self.problem = problem
         self.sites = sites
+        self.time_limit_s = time_limit_s
+        self.optimal = True
         relief = _full_relief(problem)
         # Only links that can fail need constraints: short now, or a tier might lower them.
         self.links = sorted(
@@ -158,9 +163,11 @@ class _Model:
         return pulp.lpSum(terms)
 
     def _solve(self, prob: pulp.LpProblem) -> list[Purchase]:
-        status = prob.solve(_cbc())
+        status = prob.solve(_cbc(self.time_limit_s))
         if pulp.LpStatus[status] != "Optimal":
-            raise RuntimeError(f"CBC did not find an optimal plan ({pulp.LpStatus[status]})")
+            raise RuntimeError(f"CBC found no plan ({pulp.LpStatus[status]})")
+        # With a time limit CBC may stop at a feasible, unproven plan: say so, do not hide it.
+        self.optimal = self.optimal and prob.sol_status == pulp.LpSolutionOptimal
         chosen = [p for p, v in self.x.items() if (v.value() or 0) > 0.5]
         chosen += [
             self.problem.mcus[c].purchase for c, v in self.y.items() if (v.value() or 0) > 0.5
@@ -220,9 +227,20 @@ class _Model:
         return max(short_up, short_down, 0.0) / _MB + 1.0
 
 
-def _cbc() -> pulp.COIN_CMD:
-    """The CBC binary bundled in PuLP's wheel, through the non-deprecated COIN_CMD."""
-    return pulp.COIN_CMD(path=pulp.PULP_CBC_CMD.pulp_cbc_path, msg=False, threads=1)
+def _cbc(time_limit_s: float) -> pulp.COIN_CMD:
+    """The CBC binary bundled in PuLP's wheel, through the non-deprecated COIN_CMD.
+
+    gapAbs < 1: objectives are counts (sites, rooms) or money in whole units, so a solution
+    within 1 of the bound is optimal; without it CBC spends minutes proving the 0.001
+    per-purchase tie-break on national budgets.
+    """
+    return pulp.COIN_CMD(
+        path=pulp.PULP_CBC_CMD.pulp_cbc_path,
+        msg=False,
+        threads=1,
+        gapAbs=0.99,
+        timeLimit=time_limit_s,
+    )
 
 
 def _always_fits(need: LinkNeed) -> bool:

@@ -25,7 +25,8 @@ def plan_text(plan: Plan, waves: Sequence[Wave], inventory: Inventory) -> str:
         f"ready now: {len(plan.ready_now)}; after the plan: {len(plan.ready)}; "
         f"cannot be made ready by bandwidth: {len(plan.unreachable)}",
         f"monthly cost: {_money(plan.monthly_cost)}; lead time: "
-        f"{format_duration(plan.lead_time_s)}",
+        f"{format_duration(plan.lead_time_s)}"
+        + ("" if plan.optimal else " (solver time limit: best plan found, not proven optimal)"),
         "",
         "purchases:" if plan.purchases else "purchases: none",
     ]
@@ -78,6 +79,7 @@ def plan_dict(plan: Plan, waves: Sequence[Wave]) -> dict[str, Any]:
         "target": sorted(plan.target),
         "monthly_cost": plan.monthly_cost,
         "lead_time_s": plan.lead_time_s,
+        "optimal": plan.optimal,
         "ready_now": sorted(plan.ready_now),
         "ready": sorted(plan.ready),
         "unreachable": sorted(plan.unreachable),
