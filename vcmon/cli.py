@@ -89,6 +89,14 @@ def fail(exc: VcmonError) -> int:
     return exc.exit_code
 
 
+def _subcommand(sub: Any, name: str, help_: str) -> argparse.ArgumentParser:
+    """A sub-command whose --help ends with the exit codes, like every vcmon command."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=help_, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vcmon",
@@ -106,20 +114,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_lab_parser(sub, EPILOG)
 
-    p = sub.add_parser(
-        "validate",
-        help="check an inventory and report every mistake with file, line and field",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = _subcommand(
+        sub, "validate", "check an inventory and report every mistake with file, line and field"
     )
     p.add_argument("path", type=Path, help="inventory file or directory")
     p.set_defaults(handler=cmd_validate)
 
-    p = sub.add_parser(
+    p = _subcommand(
+        sub,
         "analyze",
-        help="readiness per site and profile, conference load per link, SPOFs (before probing)",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "readiness per site and profile, conference load per link, SPOFs (before probing)",
     )
     p.add_argument("path", type=Path, help="inventory file or directory")
     p.add_argument(
@@ -157,11 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_analyze)
 
-    p = sub.add_parser(
-        "run",
-        help="the always-on agent: probe every site, judge readiness, serve /metrics",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = _subcommand(
+        sub, "run", "the always-on agent: probe every site, judge readiness, serve /metrics"
     )
     p.add_argument("path", type=Path, help="inventory file or directory")
     p.add_argument(
@@ -332,23 +333,7 @@ def _analysis_dict(
         for p in profiles:
             pv = sr.verdicts[p]
             counts[p][pv.verdict.value] += 1
-            entry["profiles"][p] = {
-                "verdict": pv.verdict.value,
-                "root_cause": pv.root_cause.value,
-                "root": pv.root,
-                "reasons": [
-                    {
-                        "metric": r.metric.value,
-                        "verdict": r.verdict.value,
-                        "value": r.value,
-                        "threshold": r.threshold,
-                        "source": r.source,
-                        "where": r.where,
-                        "text": r.text(),
-                    }
-                    for r in pv.reasons
-                ],
-            }
+            entry["profiles"][p] = pv.as_dict()
         sites_out.append(entry)
     links_out = []
     for link_id, ld in loads.items():
@@ -512,11 +497,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _add_plan_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "plan",
-        help="cheapest link upgrades (and cascade MCUs) to a ready province; waves; what-if",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = _subcommand(
+        sub, "plan", "cheapest link upgrades (and cascade MCUs) to a ready province; waves; what-if"
     )
     p.add_argument("path", type=Path, help="inventory file or directory")
     _add_scenario_options(p)
@@ -544,11 +526,10 @@ def _add_plan_parser(sub: Any) -> None:
 
 
 def _add_report_parser(sub: Any) -> None:
-    p = sub.add_parser(
+    p = _subcommand(
+        sub,
         "report",
-        help="HTML (prints on A4), CSV and JSON report: verdicts, map, charts, SPOFs, plan",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "HTML (prints on A4), CSV and JSON report: verdicts, map, charts, SPOFs, plan",
     )
     p.add_argument("path", type=Path, help="inventory file or directory")
     _add_scenario_options(p)
@@ -682,11 +663,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _add_probe_parsers(sub: Any) -> None:
-    p = sub.add_parser(
-        "probe",
-        help="probe one site now and show raw results, measurements and metrics",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = _subcommand(
+        sub, "probe", "probe one site now and show raw results, measurements and metrics"
     )
     p.add_argument("path", type=Path, help="inventory file or directory")
     p.add_argument("--site", required=True, metavar="CODE", help="the site to probe")
@@ -701,11 +679,8 @@ def _add_probe_parsers(sub: Any) -> None:
     p.add_argument("--snmp-port", type=int, default=161, help=argparse.SUPPRESS)
     p.set_defaults(handler=cmd_probe)
 
-    p = sub.add_parser(
-        "assess",
-        help="probe every site for a while and write measurements for analyze/plan/report",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = _subcommand(
+        sub, "assess", "probe every site for a while and write measurements for analyze/plan/report"
     )
     p.add_argument("path", type=Path, help="inventory file or directory")
     p.add_argument(

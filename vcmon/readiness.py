@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vcmon.model import (
     ConferenceTopology,
@@ -139,6 +139,27 @@ class ProfileVerdict:
     root_cause: RootCause
     root: str | None
     basis: Basis
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form shared by `vcmon analyze --format json` and `/api/v1/sites`."""
+        return {
+            "verdict": self.verdict.value,
+            "basis": self.basis.value,
+            "root_cause": self.root_cause.value,
+            "root": self.root,
+            "reasons": [
+                {
+                    "metric": r.metric.value,
+                    "verdict": r.verdict.value,
+                    "value": r.value,
+                    "threshold": r.threshold,
+                    "source": r.source,
+                    "where": r.where,
+                    "text": r.text(),
+                }
+                for r in self.reasons
+            ],
+        }
 
 
 @dataclass(frozen=True, slots=True)

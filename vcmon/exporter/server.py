@@ -41,26 +41,7 @@ def sites_json(view: View | None, site: str | None = None) -> dict[str, Any]:
                     if code in view.observations.paths
                     else None
                 ),
-                "profiles": {
-                    p: {
-                        "verdict": pv.verdict.value,
-                        "root_cause": pv.root_cause.value,
-                        "root": pv.root,
-                        "reasons": [
-                            {
-                                "metric": r.metric.value,
-                                "verdict": r.verdict.value,
-                                "value": r.value,
-                                "threshold": r.threshold,
-                                "source": r.source,
-                                "where": r.where,
-                                "text": r.text(),
-                            }
-                            for r in pv.reasons
-                        ],
-                    }
-                    for p, pv in sr.verdicts.items()
-                },
+                "profiles": {p: pv.as_dict() for p, pv in sr.verdicts.items()},
             }
         )
     return {
