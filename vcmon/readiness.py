@@ -185,6 +185,7 @@ def assess(
     profiles: Sequence[str] | None = None,
     monitored_links: frozenset[str] = frozenset(),
     loads: Mapping[str, Mapping[str, LinkLoad]] | None = None,
+    max_age_s: Mapping[str, float] | None = None,
 ) -> Mapping[str, SiteReadiness]:
     """Verdicts for every site in `sites` (all of them joining one conference), per profile.
 
@@ -192,6 +193,8 @@ def assess(
     fresh rate makes the sites behind it unknown. Offline analyses leave it empty and judge
     unmeasured links on their contracted capacity. `loads` (per profile) may pass this very
     scenario's conference loads when the caller already has them (the monitor, every cycle).
+    `max_age_s` overrides the policy's freshness limit per site code or link id (the monitor:
+    three missed cycles of the module that measures it).
 
     Planned basis when `measurements` is None; measured basis otherwise, which needs `now`
     (Unix seconds) to judge freshness. `profiles` defaults to all of the inventory's. The
@@ -236,8 +239,9 @@ def assess(
             else conference_load(graph, routes, Scenario(sites, profile, topology, cascade_at))
         )
         judge = _Judge(
-            inventory, routes, profile, scenario_loads, measurements, now, monitored_links
-        )
+            inventory, routes, profile, scenario_loads, measurements, now, monitored_links,
+            max_age_s,
+        )  # fmt: skip
         for code in ordered:
             by_site[code][name] = judge.verdict(code)
 
@@ -265,9 +269,11 @@ class _Judge:
         measurements: Measurements | None,
         now: float | None,
         monitored: frozenset[str] = frozenset(),
+        max_age_s: Mapping[str, float] | None = None,
     ) -> None:
         self.inventory = inventory
         self.monitored = monitored
+        self.max_age_s: Mapping[str, float] = max_age_s or {}
         self.routes = routes
         self.profile = profile
         self.policy: Policy = profile.policy
@@ -347,7 +353,7 @@ class _Judge:
 
     def _measured(self, site: str) -> list[Reason]:
         assert self.measurements is not None
-        max_age = self.policy.max_age_s
+        max_age = self.max_age_s.get(site, self.policy.max_age_s)
         pm = self.measurements.paths.get(site)
         if pm is None:
             return [Reason(Metric.NO_DATA, Verdict.UNKNOWN, 0.0, 0.0, FRESHNESS_SOURCE, site)]
@@ -398,8 +404,8 @@ class _Judge:
                 Metric.PROBE_FAILED, Verdict.UNKNOWN, 0.0, 0.0, FRESHNESS_SOURCE, link, lm.failure
             )
         age = self.now - lm.measured_at
-        if age > self.policy.max_age_s:
-            max_age = self.policy.max_age_s
+        max_age = self.max_age_s.get(link, self.policy.max_age_s)
+        if age > max_age:
             return Reason(Metric.STALE, Verdict.UNKNOWN, age, max_age, FRESHNESS_SOURCE, link)
         return None
 
@@ -412,7 +418,8 @@ class _Judge:
         return contracted if used is None else max(0.0, contracted - used)
 
     def _fresh(self, lm: LinkMeasurement) -> bool:
-        return lm.failure is None and self.now - lm.measured_at <= self.policy.max_age_s
+        max_age = self.max_age_s.get(lm.link, self.policy.max_age_s)
+        return lm.failure is None and self.now - lm.measured_at <= max_age
 
 
 def _grade(

@@ -82,6 +82,34 @@ class Hysteresis:
             del self._held[key]
 
 
+MISSED_CYCLES_STALE = 3
+
+
+def stale_after(inv: Inventory) -> dict[str, float]:
+    """Per site (ICMP) and link (SNMP): data older than three missed cycles of the module
+    that measures it is stale. A probe's own duration is added so a slow probe is not late.
+
+    >>> from vcmon.inventory import load_inventory
+    >>> ages = stale_after(load_inventory("inventory/example.yaml"))
+    >>> ages["21010"]      # icmp_video: 3 x 60 s, + 20 echoes x 20 ms + 5 s timeout
+    185.4
+    >>> ages["522-21010"]  # snmp_v2c_ifmib: 3 x 60 s, + 3 s timeout x (1 + 1 retry)
+    186.0
+    """
+    out: dict[str, float] = {}
+    for dev in inv.devices.values():
+        for name in dev.modules:
+            m = inv.modules[name]
+            if m.prober is ProberKind.ICMP:
+                keys, probe_s = [dev.site], m.count * m.spacing_s + m.timeout_s
+            else:
+                keys, probe_s = [i.link for i in dev.interfaces], m.timeout_s * (1 + m.retries)
+            limit = MISSED_CYCLES_STALE * m.interval_s + probe_s
+            for key in keys:
+                out[key] = max(out.get(key, 0.0), limit)
+    return out
+
+
 class Evaluator:
     """Holds the inventory-derived analyses and the hysteresis state; publishes Views."""
 
@@ -99,6 +127,7 @@ class Evaluator:
         self._loads: dict[str, Mapping[str, topology.LinkLoad]] = {}
         self._spofs: list[topology.Spof] = []
         self._monitored: frozenset[str] = frozenset()
+        self._max_age: Mapping[str, float] = {}
         self._hysteresis = Hysteresis(cycles=1)
 
     @property
@@ -130,6 +159,7 @@ class Evaluator:
                 if any(inv.modules[m].prober is ProberKind.SNMP for m in d.modules)
                 for i in d.interfaces
             )
+            self._max_age = stale_after(inv)
             self._spofs = topology.spofs(graph, conf.bridge)
             self._hysteresis.cycles = cycles
             self._hysteresis.forget_except(set(inv.sites))
@@ -158,6 +188,7 @@ class Evaluator:
                 now=now,
                 monitored_links=self._monitored,
                 loads=self._loads,
+                max_age_s=self._max_age,
             )
             verdicts = {
                 code: self._apply_hysteresis(code, sr)
@@ -179,6 +210,7 @@ class Evaluator:
                     now=now,
                     profiles=[event.profile],
                     monitored_links=self._monitored,
+                    max_age_s=self._max_age,
                 )
                 conferences[event.name] = {
                     code: sr.verdicts[event.profile].verdict for code, sr in judged.items()

@@ -234,3 +234,20 @@ def test_scheduled_conference_exports_start_and_each_needed_sites_readiness(
     # once the meeting is over it is no longer exported
     ev.evaluate(store.snapshot(), event.start_s + event.duration_s + 1)
     assert reg.get_sample_value("vcmon_conference_start_timestamp_seconds", start) is None
+
+
+def test_data_goes_stale_after_three_missed_probe_cycles(inventory: Inventory) -> None:
+    # cpe-21010 runs icmp_video every 60 s (a probe takes up to 0.4 s + 5 s timeout)
+    now = time.time()
+    ev, store = Evaluator(), Store()
+    ev.set_inventory(inventory, now)
+    quiet_links(store, inventory, now)
+    store.record_path(good_path("21010", now - 185))
+    view = ev.evaluate(store.snapshot(), now)
+    assert view is not None
+    assert view.verdicts["21010"].verdicts["hd"].verdict is Verdict.READY
+    store.record_path(good_path("21010", now - 186))
+    view = ev.evaluate(store.snapshot(), now)
+    assert view is not None
+    (reason,) = view.verdicts["21010"].verdicts["hd"].reasons
+    assert (reason.metric.value, reason.value, reason.threshold) == ("stale", 186, 185.4)
