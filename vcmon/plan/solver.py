@@ -187,23 +187,32 @@ class _Model:
     def best_within(self, budget: float, weight: Weight) -> list[Purchase]:
         if not self.links:
             return []
-        gated = [s for s in self.sites if any(lid in self.links for lid in self.problem.paths[s])]
+        # Sites gated by the same links are one variable worth their total: at national
+        # scale thousands of communes wait only for their district's uplink.
+        groups: dict[tuple[str, ...], float] = {}
+        for s in self.sites:
+            key = tuple(sorted(lid for lid in self.problem.paths[s] if lid in self.links))
+            if key:
+                groups[key] = groups.get(key, 0.0) + self._value(s, weight)
+        relieved = {lid for c in self.mcu_codes for lid in self.problem.mcus[c].above}
 
         def constrained(name: str, sense: int) -> tuple[pulp.LpProblem, pulp.LpAffineExpression]:
             prob = self._base(name, sense)
-            ok = {
-                lid: prob.add_variable(f"ok{i}", cat="Binary") for i, lid in enumerate(self.links)
-            }
-            r = {s: prob.add_variable(f"r{i}", cat="Binary") for i, s in enumerate(gated)}
+            ok: dict[str, pulp.LpAffineExpression | pulp.LpVariable] = {}
+            for i, lid in enumerate(self.links):
+                if lid in relieved:  # room depends on MCUs too: a big-M indicator
+                    var = prob.add_variable(f"ok{i}", cat="Binary")
+                    for slack in self._slack(lid):
+                        prob += slack >= -self._big_m(lid) * (1 - var)
+                    ok[lid] = var
+                else:  # room depends on this link's tier alone: exact, no big-M
+                    ok[lid] = self._fits_expr(lid)
+            r = {key: prob.add_variable(f"r{i}", cat="Binary") for i, key in enumerate(groups)}
             prob += self._cost(per_purchase=0.0) <= budget + 1e-6
-            for lid, var in ok.items():
-                for slack in self._slack(lid):
-                    prob += slack >= -self._big_m(lid) * (1 - var)
-            for s in gated:
-                for lid in self.problem.paths[s]:
-                    if lid in ok:
-                        prob += r[s] <= ok[lid]
-            return prob, pulp.lpSum(self._value(s, weight) * r[s] for s in gated)
+            for key, var in r.items():
+                for lid in key:
+                    prob += var <= ok[lid]
+            return prob, pulp.lpSum(groups[key] * var for key, var in r.items())
 
         first, value = constrained("most_ready", pulp.LpMaximize)
         first += value
@@ -211,8 +220,21 @@ class _Model:
         best = pulp.value(first.objective) or 0.0
         second, value = constrained("cheapest_most_ready", pulp.LpMinimize)
         second += self._cost()
-        second += value >= best - 1e-6
+        second += value >= best - 0.5  # values are whole sites or rooms
         return self._solve(second)
+
+    def _fits_expr(self, lid: str) -> pulp.LpAffineExpression:
+        """1 if the link has room with the chosen tier (or none), else 0 (at most one tier)."""
+        need = self.problem.links[lid]
+        want_up = need.load_up_bps + need.used_up_bps
+        want_down = need.load_down_bps + need.used_down_bps
+        base = fits(want_up, need.capacity_up_bps) and fits(want_down, need.capacity_down_bps)
+        terms = []
+        for t in need.tiers:
+            good = fits(want_up, t.up_bps) and fits(want_down, t.down_bps)
+            if good != base:
+                terms.append((1 if good else -1) * self.x[t])
+        return pulp.lpSum(terms) + (1 if base else 0)
 
     def _value(self, site: str, weight: Weight) -> float:
         return self.problem.weight(site) if weight is Weight.ROOMS else 1.0
