@@ -92,8 +92,6 @@ class Runner:
     _inventory: Inventory | None = None
     _jobs: list[tuple[float, Job]] = field(default_factory=list)
     _reload: asyncio.Event = field(default_factory=asyncio.Event)
-    lag_s: list[float] = field(default_factory=list)
-    """How late each job started (scheduler drift), newest last; bounded."""
 
     def set_inventory(self, inv: Inventory) -> None:
         self._inventory = inv
@@ -129,9 +127,7 @@ class Runner:
                     tg.create_task(self._run_job(inv, job, sem))
 
     def _note_lag(self, lag: float) -> None:
-        self.lag_s.append(lag)
-        if len(self.lag_s) > 10_000:
-            del self.lag_s[:5_000]
+        self.store.record_lag(lag)
 
     async def _run_job(self, inv: Inventory, job: Job, sem: asyncio.Semaphore) -> None:
         dev = inv.devices.get(job.device)

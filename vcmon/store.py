@@ -7,6 +7,7 @@ lock, so a scrape never sees half a cycle and never blocks the probes for long.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -31,11 +32,33 @@ class ProbeStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class LagStats:
+    """Scheduler drift: how late jobs started, in total and over the most recent ones."""
+
+    count: int
+    sum_s: float
+    recent_s: tuple[float, ...]
+
+    def quantile(self, q: float) -> float | None:
+        """Nearest-rank quantile of the recent lags.
+
+        >>> lag = LagStats(4, 0.1, (0.0, 0.07, 0.01, 0.02))
+        >>> lag.quantile(0.5), lag.quantile(0.99), lag.quantile(1.0)
+        (0.01, 0.07, 0.07)
+        """
+        if not self.recent_s:
+            return None
+        ordered = sorted(self.recent_s)
+        return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+@dataclass(frozen=True, slots=True)
 class Observations:
     paths: Mapping[str, PathMeasurement]
     links: Mapping[str, LinkMeasurement]
     probes: Mapping[tuple[str, str], ProbeStatus]
     snmp_errors: Mapping[tuple[str, FailureReason], int]
+    lag: LagStats = field(default_factory=lambda: LagStats(0, 0.0, ()))
 
     def measurements(self) -> Measurements:
         return Measurements(paths=self.paths, links=self.links)
@@ -59,6 +82,9 @@ class Store:
         self._snmp_errors: dict[tuple[str, FailureReason], int] = {}
         self._history: dict[str, deque[PathMeasurement]] = {}
         self._history_len = history
+        self._lag_count = 0
+        self._lag_sum = 0.0
+        self._lag_recent: deque[float] = deque(maxlen=2000)
 
     def record_path(self, m: PathMeasurement) -> None:
         with self._lock:
@@ -68,6 +94,12 @@ class Store:
     def record_link(self, m: LinkMeasurement) -> None:
         with self._lock:
             self._links[m.link] = m
+
+    def record_lag(self, lag_s: float) -> None:
+        with self._lock:
+            self._lag_count += 1
+            self._lag_sum += lag_s
+            self._lag_recent.append(lag_s)
 
     def record_snmp_error(self, device: str, reason: FailureReason) -> None:
         with self._lock:
@@ -128,4 +160,5 @@ class Store:
                 links=MappingProxyType(dict(self._links)),
                 probes=MappingProxyType(dict(self._probes)),
                 snmp_errors=MappingProxyType(dict(self._snmp_errors)),
+                lag=LagStats(self._lag_count, self._lag_sum, tuple(self._lag_recent)),
             )

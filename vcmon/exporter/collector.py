@@ -15,6 +15,7 @@ from prometheus_client.core import (
     InfoMetricFamily,
     Metric,
     StateSetMetricFamily,
+    SummaryMetricFamily,
 )
 from prometheus_client.registry import Collector
 
@@ -235,6 +236,15 @@ def _probe_families(view: View) -> Iterator[Metric]:
             last.add_metric(labels, st.last_success_at)
         for reason, count in st.failures_total.items():
             failures.add_metric([*labels, reason.value], float(count))
+    lag = view.observations.lag
+    drift = SummaryMetricFamily(
+        n.SCHEDULER_LAG.name, n.SCHEDULER_LAG.help, count_value=lag.count, sum_value=lag.sum_s
+    )
+    for q in (0.5, 0.99, 1.0):
+        value = lag.quantile(q)
+        if value is not None:
+            drift.add_sample(n.SCHEDULER_LAG.name, {"quantile": str(q)}, value)
+    yield drift
     snmp = _counter(n.SNMP_ERRORS)
     for (device, reason), count in view.observations.snmp_errors.items():
         snmp.add_metric([device, reason.value], float(count))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["gauge", "counter", "info", "stateset"]
+Kind = Literal["gauge", "counter", "info", "stateset", "summary"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +192,12 @@ PROBE_FAILURES = _m(
     "module",
     "reason",
 )
+SCHEDULER_LAG = _m(
+    "scheduler_lag_seconds",
+    "summary",
+    "How late probe jobs started against their schedule (drift); quantiles over the last "
+    "2,000 jobs.",
+)
 SNMP_ERRORS = _m(
     "snmp_errors_total",
     "counter",
@@ -235,6 +241,8 @@ def exposed_names() -> frozenset[str]:
     for m in ALL:
         if m.kind == "info":
             out.add(f"{m.name}_info")
+        elif m.kind == "summary":
+            out.update((m.name, f"{m.name}_count", f"{m.name}_sum"))
         else:
             out.add(m.name)
     return frozenset(out)
