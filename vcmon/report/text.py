@@ -47,8 +47,9 @@ def plan_text(plan: Plan, waves: Sequence[Wave], inventory: Inventory) -> str:
         more = f" … +{len(w.sites) - 6}" if len(w.sites) > 6 else ""
         buys = ", ".join(p.key for p in w.purchases) or "nothing to buy"
         lines.append(
-            f"  wave {w.number}: {len(w.sites)} sites, {_money(w.monthly_cost)}/month, "
-            f"{format_duration(w.lead_time_s)} [{buys}]: {shown}{more}"
+            f"  wave {w.number}: {len(w.sites)} site{'' if len(w.sites) == 1 else 's'}, "
+            f"{_money(w.monthly_cost)}/month, "
+            f"{format_duration(w.lead_time_s) if w.lead_time_s else 'now'} [{buys}]: {shown}{more}"
         )
     if plan.unreachable:
         lines += [
