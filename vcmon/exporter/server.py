@@ -8,14 +8,15 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import MetricsHandler
+from prometheus_client.exposition import gzip_accepted
 
 from vcmon.exporter.collector import SnapshotCollector
+from vcmon.exporter.exposition import CONTENT_TYPE, Exposition
 from vcmon.exporter.view import View
 
 
@@ -56,15 +57,17 @@ def make_server(
     listen: str, latest: Callable[[], View | None]
 ) -> tuple[ThreadingHTTPServer, CollectorRegistry]:
     host, _, port = listen.rpartition(":")
+    # The collector stays the reference (tests, registry users); /metrics is served from the
+    # Exposition, which writes the same text once per View instead of once per scrape.
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(latest))
-    metrics_handler = MetricsHandler.factory(registry)
+    exposition = Exposition(latest)
 
-    class Handler(metrics_handler):  # type: ignore[valid-type,misc]
-        def do_GET(self) -> None:  # noqa: N802 (http.server API)
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
             url = urlsplit(self.path)
             if url.path == "/metrics":
-                super().do_GET()
+                self._metrics()
             elif url.path == "/-/healthy":
                 self._send(200, "text/plain", b"vcmon is healthy\n")
             elif url.path == "/-/ready":
@@ -88,6 +91,19 @@ def make_server(
                 self._send(200, "text/html; charset=utf-8", page)
             else:
                 self._send(404, "text/plain", b"not found\n")
+
+        def _metrics(self) -> None:
+            # Always text format 0.0.4: Prometheus accepts it whatever it prefers, and one
+            # format is one cached body (no OpenMetrics negotiation, no name[] filtering).
+            gzipped = gzip_accepted(self.headers.get("Accept-Encoding", ""))
+            chunks = exposition.chunks(gzipped=gzipped)
+            self.send_response(200)
+            self.send_header("Content-Type", CONTENT_TYPE)
+            if gzipped:
+                self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(sum(map(len, chunks))))
+            self.end_headers()
+            self.wfile.writelines(chunks)
 
         def _send(self, code: int, ctype: str, body: bytes) -> None:
             self.send_response(code)
