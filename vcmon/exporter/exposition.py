@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import logging
 import platform
+import struct
 import threading
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from prometheus_client.utils import floatToGoString
 
@@ -27,12 +28,25 @@ from vcmon import __version__
 from vcmon.exporter import names as n
 from vcmon.exporter.collector import BYTES_PER_BIT
 from vcmon.exporter.view import View
-from vcmon.model import Direction, Inventory, Level, Site, Verdict
-from vcmon.store import LagStats
+from vcmon.model import (
+    Direction,
+    Inventory,
+    Level,
+    Link,
+    LinkMeasurement,
+    PathMeasurement,
+    Site,
+    Verdict,
+)
+from vcmon.readiness import ProfileVerdict
+from vcmon.store import LagStats, ProbeStatus
 
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# RFC 1952: deflate, no name, mtime 0, OS unknown; a final empty fixed-Huffman block ends it
+_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+_DEFLATE_END = b"\x03\x00"
 _STATES = sorted(v.value for v in Verdict)  # prometheus_client writes a state set sorted
 
 
@@ -52,9 +66,13 @@ def _num(value: float) -> str:
     ('0.0', '0.25', '500000.0', '1.25e+06', '+Inf')
     """
     s = repr(float(value))
-    # Go switches to exponents above 1e6 and spells inf/nan differently: rare, so delegate
-    if 0 < s.find(".") <= 6:
+    dot = s.find(".")
+    if 0 < dot <= 6:
         return s
+    if dot > 6 and value > 0:  # Go switches to exponents sooner: byte rates often do
+        mantissa = f"{s[0]}.{s[1:dot]}{s[dot + 1 :]}".rstrip("0.")
+        return f"{mantissa}e+{dot - 1:02d}"
+    # inf, nan, Python's own exponents: rare, so delegate
     return str(floatToGoString(value))  # type: ignore[no-untyped-call]  # untyped upstream
 
 
@@ -81,14 +99,21 @@ class _Escaped(dict[str, str]):
         return value
 
 
-class _Static:
-    """What one inventory contributes whatever the measurements: rendered once."""
+class _Text:
+    """One inventory's text: its fixed families, and per site, link and probe the lines
+    last written, reused while their source is the same object (the store keeps a
+    measurement's object until a new one arrives) or, for verdicts, says the same."""
 
     def __init__(self, inv: Inventory) -> None:
         self.inventory = inv
         self.esc = _Escaped()
-        self.verdict_lines: dict[tuple[str, str, Verdict], str] = {}
+        self.paths: dict[str, tuple[PathMeasurement, tuple[str, ...]]] = {}
+        self.links: dict[str, tuple[LinkMeasurement, tuple[str, ...]]] = {}
+        self.probes: dict[tuple[str, str], tuple[ProbeStatus, tuple[str, ...]]] = {}
+        self.verdicts: dict[tuple[str, str], tuple[tuple[object, ...], tuple[str, ...]]] = {}
+        self.best: dict[str, tuple[str, tuple[str]]] = {}
         self.by_identity: dict[str, tuple[object, bytes]] = {}
+        self.sections: dict[str, tuple[list[tuple[str, ...]], list[bytes]]] = {}
         self.inventory_sites = _family(
             n.INVENTORY_SITES,
             (
@@ -98,14 +123,7 @@ class _Static:
             ),
         )
         self.site_info = _family(n.SITE_INFO, map(self._site_info, inv.sites.values()))
-        name = f"{n.LINK_INFO.name}_info"
-        self.link_info = _family(
-            n.LINK_INFO,
-            (
-                f"{name}{{{_labels(dict(link=lk.id, site=lk.site, to=lk.to, medium=lk.medium.value, role=lk.role.value))}}} 1.0\n"  # noqa: E501
-                for lk in inv.links.values()
-            ),
-        )
+        self.link_info = _family(n.LINK_INFO, map(self._link_info, inv.links.values()))
         name = n.LINK_CAPACITY.name
         self.capacity = _family(
             n.LINK_CAPACITY,
@@ -131,6 +149,16 @@ class _Static:
         }
         return f"{n.SITE_INFO.name}_info{{{_labels(labels)}}} 1.0\n"
 
+    def _link_info(self, lk: Link) -> str:
+        labels = {
+            "link": lk.id,
+            "site": lk.site,
+            "to": lk.to,
+            "medium": lk.medium.value,
+            "role": lk.role.value,
+        }
+        return f"{n.LINK_INFO.name}_info{{{_labels(labels)}}} 1.0\n"
+
     def once(self, key: str, source: object, render: Callable[[], bytes]) -> bytes:
         """`render()`, reused while `source` is the very same object (the Evaluator shares
         its per-inventory analyses between Views)."""
@@ -139,13 +167,131 @@ class _Static:
             held = self.by_identity[key] = (source, render())
         return held[1]
 
+    def columns(
+        self, key: str, families: Sequence[n.MetricName], rows: list[tuple[str, ...]]
+    ) -> list[bytes]:
+        """Each family's text from rows of per-subject lines (a column per family); the
+        same bytes as last View when every row is the same object, in the same order, so
+        neither the join nor the compression is done again."""
+        held = self.sections.get(key)
+        if held is None or held[0] != rows:  # identical objects compare in C, fast
+            columns = list(zip(*rows, strict=True)) or [()] * len(families)
+            held = self.sections[key] = (
+                rows,
+                [_family(m, c) for m, c in zip(families, columns, strict=True)],
+            )
+        return held[1]
+
+    def path(self, code: str, pm: PathMeasurement) -> tuple[str, ...]:
+        """Lines of the six path families, the last-measurement one and jitter."""
+        label = f'{{site="{self.esc[code]}"}} '
+        last = f"{n.SITE_LAST_MEASUREMENT.name}{label}{_num(pm.measured_at)}\n"
+        if pm.failure is not None:
+            return ("", "", "", "", "", "", last, "")
+        values = (
+            pm.rtt_min_s,
+            pm.rtt_p50_s,
+            pm.rtt_p95_s,
+            pm.rtt_max_s,
+            pm.loss_ratio,
+            pm.mos_estimate(),
+        )
+        jitter = ""
+        if pm.jitter_s is not None:
+            jitter = f'{n.PATH_JITTER.name}{{method="ipdv",{label[1:]}{_num(pm.jitter_s)}\n'
+        if pm.jitter_rfc3550_s is not None:
+            jitter += (
+                f'{n.PATH_JITTER.name}{{method="rfc3550",{label[1:]}{_num(pm.jitter_rfc3550_s)}\n'
+            )
+        return (
+            *(
+                "" if v is None else f"{m.name}{label}{_num(v)}\n"
+                for m, v in zip(_PATH[:6], values, strict=True)
+            ),
+            last,
+            jitter,
+        )
+
+    def link(self, link_id: str, lm: LinkMeasurement) -> tuple[str, ...]:
+        """Lines of used, utilisation, spare (both directions) and oper status."""
+        used = util = spare = oper = ""
+        link = self.esc[link_id]
+        if lm.failure is None:
+            for d in Direction:
+                label = f'{{direction="{d.value}",link="{link}"}} '
+                bits = lm.used_up_bps if d is Direction.UP else lm.used_down_bps
+                if bits is not None:
+                    used += f"{n.LINK_USED.name}{label}{_num(bits * BYTES_PER_BIT)}\n"
+                u, s = lm.utilisation(d), lm.spare_bps(d)
+                if u is not None:
+                    util += f"{n.LINK_UTILISATION.name}{label}{_num(u)}\n"
+                if s is not None:
+                    spare += f"{n.LINK_SPARE.name}{label}{_num(s * BYTES_PER_BIT)}\n"
+        if lm.oper_up is not None:
+            oper = f'{n.LINK_OPER_UP.name}{{link="{link}"}} {1.0 if lm.oper_up else 0.0}\n'
+        return (used, util, spare, oper)
+
+    def probe(self, site: str, device: str, module: str, st: ProbeStatus) -> tuple[str, ...]:
+        """Lines of probe success, duration, last success and failures by reason."""
+        esc = self.esc
+        label = f'device="{esc[device]}",module="{esc[module]}"'
+        tail = f'site="{esc[site]}"}}'
+        last = failures = ""
+        if st.last_success_at is not None:
+            last = f"{n.PROBE_LAST_SUCCESS.name}{{{label},{tail} {_num(st.last_success_at)}\n"
+        for reason, count in st.failures_total.items():
+            failures += (
+                f'{n.PROBE_FAILURES.name}{{{label},reason="{reason.value}",{tail} {_num(count)}\n'
+            )
+        return (
+            f"{n.PROBE_SUCCESS.name}{{{label},{tail} {1.0 if st.success else 0.0}\n",
+            f"{n.PROBE_DURATION.name}{{{label},{tail} {_num(st.duration_s)}\n",
+            last,
+            failures,
+        )
+
+    def verdict(self, code: str, pv: ProfileVerdict) -> tuple[str, ...]:
+        """Lines of the verdict state set, the reasons and the root cause."""
+        esc = self.esc
+        c, p, verdict = esc[code], esc[pv.profile], pv.verdict
+        states = "".join(
+            f'{n.SITE_VERDICT.name}{{profile="{p}",site="{c}",'
+            f'{n.SITE_VERDICT.name}="{state}"}} {1.0 if state == verdict else 0.0}\n'
+            for state in _STATES
+        )
+        reasons = "".join(
+            f'{n.SITE_REASON.name}{{metric="{r.metric.value}",profile="{p}",site="{c}",'
+            f'verdict="{r.verdict.value}"}} 1.0\n'
+            for r in pv.reasons
+            if r.verdict is not Verdict.READY
+        )
+        root = ""
+        if verdict is not Verdict.READY:
+            root = (
+                f'{n.SITE_ROOT_CAUSE.name}_info{{cause="{pv.root_cause.value}",profile="{p}",'
+                f'root="{esc[pv.root or code]}",site="{c}"}} 1.0\n'
+            )
+        return (states, reasons, root)
+
+
+_PATH = (
+    n.PATH_RTT_MIN,
+    n.PATH_RTT_P50,
+    n.PATH_RTT_P95,
+    n.PATH_RTT_MAX,
+    n.PATH_LOSS,
+    n.PATH_MOS,
+    n.SITE_LAST_MEASUREMENT,
+    n.PATH_JITTER,
+)
+
 
 def _build_info() -> bytes:
     labels = _labels({"version": __version__, "python": platform.python_version()})
     return _family(n.BUILD_INFO, [f"{n.BUILD_INFO.name}_info{{{labels}}} 1.0\n"])
 
 
-def render(view: View, static: _Static) -> list[bytes]:
+def render(view: View, text: _Text) -> list[bytes]:
     """Every family SnapshotCollector yields for `view` after build info, in its order."""
     status = view.inventory_status
     out = [
@@ -157,134 +303,77 @@ def render(view: View, static: _Static) -> list[bytes]:
             n.INVENTORY_LAST_LOAD_TIMESTAMP,
             [f"{n.INVENTORY_LAST_LOAD_TIMESTAMP.name} {_num(status.loaded_at)}\n"],
         ),
-        static.inventory_sites,
+        text.inventory_sites,
     ]
     if view.shard:
         out.append(
             _family(n.SHARD_INFO, [f'{n.SHARD_INFO.name}_info{{shard="{_esc(view.shard)}"}} 1.0\n'])
         )
-    out.append(static.site_info)
-    out += _verdicts(view, static)
-    out += _paths(view, static)
-    out += _links(view, static)
-    out += _probes(view, static)
-    out += _conferences(view, static)
+    out.append(text.site_info)
+    out += _verdicts(view, text)
+    out += _paths(view, text)
+    out += _links(view, text)
+    out += _probes(view, text)
+    out += _conferences(view, text)
     return out
 
 
-def _verdicts(view: View, static: _Static) -> list[bytes]:
-    esc, cached = static.esc, static.verdict_lines
-    states: list[str] = []
-    best: list[str] = []
-    reasons: list[str] = []
-    roots: list[str] = []
-    best_name, reason_name = f"{n.SITE_BEST_PROFILE.name}_info", n.SITE_REASON.name
-    root_name = f"{n.SITE_ROOT_CAUSE.name}_info"
+def _verdicts(view: View, text: _Text) -> list[bytes]:
+    esc, cached, best_cache = text.esc, text.verdicts, text.best
+    best: list[tuple[str, ...]] = []
+    rows: list[tuple[str, ...]] = []
     for code, sr in view.verdicts.items():
-        c = esc[code]
-        best.append(f'{best_name}{{profile="{esc[sr.best_profile or "none"]}",site="{c}"}} 1.0\n')
-        for profile, pv in sr.verdicts.items():
-            p, verdict = esc[profile], pv.verdict
-            text = cached.get((code, profile, verdict))
-            if text is None:
-                text = cached[code, profile, verdict] = "".join(
-                    f'{n.SITE_VERDICT.name}{{profile="{p}",site="{c}",'
-                    f'{n.SITE_VERDICT.name}="{state}"}} {1.0 if state == verdict else 0.0}\n'
-                    for state in _STATES
-                )
-            states.append(text)
-            for r in pv.reasons:
-                if r.verdict is not Verdict.READY:
-                    reasons.append(
-                        f'{reason_name}{{metric="{r.metric.value}",profile="{p}",site="{c}",'
-                        f'verdict="{r.verdict.value}"}} 1.0\n'
-                    )
-            if verdict is not Verdict.READY:
-                roots.append(
-                    f'{root_name}{{cause="{pv.root_cause.value}",profile="{p}",'
-                    f'root="{esc[pv.root or code]}",site="{c}"}} 1.0\n'
-                )
-    return [
-        _family(n.SITE_VERDICT, states),
-        _family(n.SITE_BEST_PROFILE, best),
-        _family(n.SITE_REASON, reasons),
-        _family(n.SITE_ROOT_CAUSE, roots),
-    ]
-
-
-def _paths(view: View, static: _Static) -> list[bytes]:
-    esc = static.esc
-    kinds = (
-        n.PATH_RTT_MIN,
-        n.PATH_RTT_P50,
-        n.PATH_RTT_P95,
-        n.PATH_RTT_MAX,
-        n.PATH_LOSS,
-        n.PATH_MOS,
+        profile = sr.best_profile or "none"
+        held_best = best_cache.get(code)
+        if held_best is None or held_best[0] != profile:
+            line = (
+                f'{n.SITE_BEST_PROFILE.name}_info{{profile="{esc[profile]}",'
+                f'site="{esc[code]}"}} 1.0\n'
+            )
+            held_best = best_cache[code] = (profile, (line,))
+        best.append(held_best[1])
+        for pv in sr.verdicts.values():
+            # what the lines depend on: readiness builds new objects every evaluation
+            # (flat: a tuple per reason would cost ~6 MB at national scale)
+            said = (
+                pv.verdict,
+                pv.root_cause,
+                pv.root,
+                *[r.metric for r in pv.reasons],
+                *[r.verdict for r in pv.reasons],
+            )
+            held = cached.get((code, pv.profile))
+            if held is None or held[0] != said:
+                held = cached[code, pv.profile] = (said, text.verdict(code, pv))
+            rows.append(held[1])
+    states, reasons, roots = text.columns(
+        "verdicts", (n.SITE_VERDICT, n.SITE_REASON, n.SITE_ROOT_CAUSE), rows
     )
-    lines: list[list[str]] = [[] for _ in kinds]
-    last: list[str] = []
-    jitter: list[str] = []
-    last_name, jitter_name = n.SITE_LAST_MEASUREMENT.name, n.PATH_JITTER.name
+    return [states, *text.columns("best", (n.SITE_BEST_PROFILE,), best), reasons, roots]
+
+
+def _paths(view: View, text: _Text) -> list[bytes]:
+    cached, rows = text.paths, []
     for code, pm in view.observations.paths.items():
-        label = f'{{site="{esc[code]}"}} '
-        last.append(f"{last_name}{label}{_num(pm.measured_at)}\n")
-        if pm.failure is not None:
-            continue
-        values = (
-            pm.rtt_min_s,
-            pm.rtt_p50_s,
-            pm.rtt_p95_s,
-            pm.rtt_max_s,
-            pm.loss_ratio,
-            pm.mos_estimate(),
-        )
-        for m, family, value in zip(kinds, lines, values, strict=True):
-            if value is not None:
-                family.append(f"{m.name}{label}{_num(value)}\n")
-        if pm.jitter_s is not None:
-            jitter.append(
-                f'{jitter_name}{{method="ipdv",site="{esc[code]}"}} {_num(pm.jitter_s)}\n'
-            )
-        smoothed = pm.jitter_rfc3550_s
-        if smoothed is not None:
-            jitter.append(
-                f'{jitter_name}{{method="rfc3550",site="{esc[code]}"}} {_num(smoothed)}\n'
-            )
-    return [
-        *(_family(m, family) for m, family in zip(kinds, lines, strict=True)),
-        _family(n.SITE_LAST_MEASUREMENT, last),
-        _family(n.PATH_JITTER, jitter),
-    ]
+        held = cached.get(code)
+        if held is None or held[0] is not pm:
+            held = cached[code] = (pm, text.path(code, pm))
+        rows.append(held[1])
+    return text.columns("paths", _PATH, rows)
 
 
-def _links(view: View, static: _Static) -> list[bytes]:
-    esc, inv = static.esc, view.inventory
-    used: list[str] = []
-    util: list[str] = []
-    spare: list[str] = []
-    oper: list[str] = []
-    used_name, util_name = n.LINK_USED.name, n.LINK_UTILISATION.name
-    spare_name, oper_name = n.LINK_SPARE.name, n.LINK_OPER_UP.name
+def _links(view: View, text: _Text) -> list[bytes]:
+    esc, inv, cached = text.esc, view.inventory, text.links
     observed = view.observations.links
+    rows = []
     for link_id in inv.links:
         lm = observed.get(link_id)
         if lm is None:
             continue
-        link = esc[link_id]
-        if lm.failure is None:
-            for d in Direction:
-                label = f'{{direction="{d.value}",link="{link}"}} '
-                bits = lm.used_up_bps if d is Direction.UP else lm.used_down_bps
-                if bits is not None:
-                    used.append(f"{used_name}{label}{_num(bits * BYTES_PER_BIT)}\n")
-                u, s = lm.utilisation(d), lm.spare_bps(d)
-                if u is not None:
-                    util.append(f"{util_name}{label}{_num(u)}\n")
-                if s is not None:
-                    spare.append(f"{spare_name}{label}{_num(s * BYTES_PER_BIT)}\n")
-        if lm.oper_up is not None:
-            oper.append(f'{oper_name}{{link="{link}"}} {1.0 if lm.oper_up else 0.0}\n')
+        held = cached.get(link_id)
+        if held is None or held[0] is not lm:
+            held = cached[link_id] = (lm, text.link(link_id, lm))
+        rows.append(held[1])
     profile = inv.conference.profile
     loads = view.loads.get(profile, {})
 
@@ -311,49 +400,38 @@ def _links(view: View, static: _Static) -> list[bytes]:
         )
 
     return [
-        static.link_info,
-        static.capacity,
-        _family(n.LINK_USED, used),
-        _family(n.LINK_UTILISATION, util),
-        _family(n.LINK_SPARE, spare),
-        _family(n.LINK_OPER_UP, oper),
-        static.once(f"conference_load:{profile}", loads, conference_load),
-        static.once("spofs", view.spofs, spofs),
+        text.link_info,
+        text.capacity,
+        *text.columns(
+            "links", (n.LINK_USED, n.LINK_UTILISATION, n.LINK_SPARE, n.LINK_OPER_UP), rows
+        ),
+        text.once(f"conference_load:{profile}", loads, conference_load),
+        text.once("spofs", view.spofs, spofs),
     ]
 
 
-def _probes(view: View, static: _Static) -> list[bytes]:
-    esc, devices = static.esc, view.inventory.devices
-    success: list[str] = []
-    duration: list[str] = []
-    last: list[str] = []
-    failures: list[str] = []
-    for (device, module), st in view.observations.probes.items():
-        dev = devices.get(device)
-        if dev is None:  # left the inventory since the probe ran
-            continue
-        label = f'device="{esc[device]}",module="{esc[module]}"'
-        site = f'site="{esc[dev.site]}"'
-        success.append(f"{n.PROBE_SUCCESS.name}{{{label},{site}}} {1.0 if st.success else 0.0}\n")
-        duration.append(f"{n.PROBE_DURATION.name}{{{label},{site}}} {_num(st.duration_s)}\n")
-        if st.last_success_at is not None:
-            last.append(
-                f"{n.PROBE_LAST_SUCCESS.name}{{{label},{site}}} {_num(st.last_success_at)}\n"
-            )
-        for reason, count in st.failures_total.items():
-            failures.append(
-                f'{n.PROBE_FAILURES.name}{{{label},reason="{reason.value}",{site}}} {_num(count)}\n'
-            )
+def _probes(view: View, text: _Text) -> list[bytes]:
+    esc, devices, cached = text.esc, view.inventory.devices, text.probes
+    rows = []
+    for key, st in view.observations.probes.items():
+        held = cached.get(key)
+        if held is None or held[0] is not st:
+            dev = devices.get(key[0])
+            if dev is None:  # left the inventory since the probe ran
+                continue
+            held = cached[key] = (st, text.probe(dev.site, *key, st))
+        rows.append(held[1])
     snmp = [
         f'{n.SNMP_ERRORS.name}{{device="{esc[device]}",reason="{reason.value}"}} {_num(count)}\n'
         for (device, reason), count in view.observations.snmp_errors.items()
     ]
     return [
         _scheduler_lag(view.observations.lag),
-        _family(n.PROBE_SUCCESS, success),
-        _family(n.PROBE_DURATION, duration),
-        _family(n.PROBE_LAST_SUCCESS, last),
-        _family(n.PROBE_FAILURES, failures),
+        *text.columns(
+            "probes",
+            (n.PROBE_SUCCESS, n.PROBE_DURATION, n.PROBE_LAST_SUCCESS, n.PROBE_FAILURES),
+            rows,
+        ),
         _family(n.SNMP_ERRORS, snmp),
     ]
 
@@ -368,8 +446,8 @@ def _scheduler_lag(lag: LagStats) -> bytes:
     return _family(n.SCHEDULER_LAG, lines)
 
 
-def _conferences(view: View, static: _Static) -> list[bytes]:
-    esc = static.esc
+def _conferences(view: View, text: _Text) -> list[bytes]:
+    esc = text.esc
     start: list[str] = []
     lead: list[str] = []
     ready: list[str] = []
@@ -410,11 +488,12 @@ class Exposition:
         self._build = _build_info()
         self._view: View | None = None
         self._chunks: tuple[bytes, ...] = ()
-        self._gzip: tuple[bytes] | None = None
-        self._static: _Static | None = None
+        self._gzip: tuple[bytes, ...] | None = None
+        self._segments: dict[int, tuple[bytes, bytes]] = {}
+        self._text: _Text | None = None
 
     def chunks(self, *, gzipped: bool = False) -> tuple[bytes, ...]:
-        """The body for the latest View as chunks to write in order (one chunk if gzipped)."""
+        """The body for the latest View as chunks to write in order."""
         try:
             view = self._latest()
         except Exception:  # never let a bug fail the scrape
@@ -427,8 +506,25 @@ class Exposition:
             if not gzipped:
                 return self._chunks
             if self._gzip is None:
-                self._gzip = (_gzip(self._chunks),)
+                self._gzip = self._compress(self._chunks)
             return self._gzip
+
+    def _compress(self, chunks: tuple[bytes, ...]) -> tuple[bytes, ...]:
+        """One gzip member whose deflate stream is the chunks' segments end to end: each
+        segment is compressed on its own (a fresh window, flushed to a byte boundary), so a
+        chunk shared with the last View reuses its segment and only new text is compressed."""
+        held, self._segments = self._segments, {}
+        out, crc, size = [_GZIP_HEADER], 0, 0
+        for chunk in chunks:
+            seg = held.get(id(chunk))
+            if seg is None or seg[0] is not chunk:
+                z = zlib.compressobj(1, zlib.DEFLATED, -zlib.MAX_WBITS)
+                seg = (chunk, z.compress(chunk) + z.flush(zlib.Z_SYNC_FLUSH))
+            self._segments[id(chunk)] = seg
+            out.append(seg[1])
+            crc, size = zlib.crc32(chunk, crc), size + len(chunk)
+        out += [_DEFLATE_END, struct.pack("<II", crc, size & 0xFFFFFFFF)]
+        return tuple(out)
 
     def body(self) -> bytes:
         return b"".join(self.chunks())
@@ -437,16 +533,10 @@ class Exposition:
         if view is None:
             return (self._build,)
         try:
-            if self._static is None or self._static.inventory is not view.inventory:
-                self._static = None  # the old inventory's text can go before the new is built
-                self._static = _Static(view.inventory)
-            return (self._build, *render(view, self._static))
+            if self._text is None or self._text.inventory is not view.inventory:
+                self._text = None  # the old inventory's text can go before the new is built
+                self._text = _Text(view.inventory)
+            return (self._build, *render(view, self._text))
         except Exception:  # never let a bug fail the scrape
             log.exception("exposition failed; serving build info only")
             return (self._build,)
-
-
-def _gzip(chunks: Iterable[bytes]) -> bytes:
-    # level 1: a national body shrinks ~15x at a fraction of level 9's CPU
-    z = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    return b"".join([*(z.compress(c) for c in chunks), z.flush()])
