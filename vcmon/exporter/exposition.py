@@ -526,6 +526,11 @@ class Exposition:
         out += [_DEFLATE_END, struct.pack("<II", crc, size & 0xFFFFFFFF)]
         return tuple(out)
 
+    @property
+    def view(self) -> View | None:
+        """The View the cached body shows."""
+        return self._view
+
     def body(self) -> bytes:
         return b"".join(self.chunks())
 

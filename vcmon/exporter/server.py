@@ -55,7 +55,7 @@ def sites_json(view: View | None, site: str | None = None) -> dict[str, Any]:
 
 def make_server(
     listen: str, latest: Callable[[], View | None]
-) -> tuple[ThreadingHTTPServer, CollectorRegistry]:
+) -> tuple[MetricsServer, CollectorRegistry]:
     host, _, port = listen.rpartition(":")
     # The collector stays the reference (tests, registry users); /metrics is served from the
     # Exposition, which writes the same text once per View instead of once per scrape.
@@ -115,9 +115,21 @@ def make_server(
         def log_message(self, format: str, *args: Any) -> None:
             pass  # access logs would drown the structured log; Prometheus records scrapes
 
-    server = ThreadingHTTPServer((host or "0.0.0.0", int(port)), Handler)
+    server = MetricsServer((host or "0.0.0.0", int(port)), Handler)
+    server.exposition = exposition
     server.daemon_threads = True
     return server, registry
+
+
+class MetricsServer(ThreadingHTTPServer):
+    """vcmon's HTTP server; `exposition` holds the /metrics body of the latest View."""
+
+    exposition: Exposition
+
+    def service_actions(self) -> None:
+        # serve_forever calls this every poll interval (0.5 s): a new View is rendered (and
+        # compressed, as Prometheus asks for gzip) here rather than by the scrape that finds it
+        self.exposition.chunks(gzipped=True)
 
 
 def serve_in_background(server: ThreadingHTTPServer) -> threading.Thread:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import socket
+import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import replace
@@ -187,3 +188,17 @@ def test_http_metrics_serves_text_0_0_4_plain_or_gzipped(evaluator: Evaluator) -
         server.shutdown()
         server.server_close()
     assert gzip.decompress(zipped) == plain == reference(evaluator)
+
+
+def test_the_server_renders_a_new_view_before_any_scrape(evaluator: Evaluator) -> None:
+    server, _ = make_server(f"127.0.0.1:{free_port()}", evaluator.latest)
+    serve_in_background(server)
+    try:
+        view = evaluator.latest()
+        deadline = time.monotonic() + 5
+        while server.exposition.view is not view and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.exposition.view is view
+    finally:
+        server.shutdown()
+        server.server_close()
