@@ -96,7 +96,7 @@ def make_server(
             # Always text format 0.0.4: Prometheus accepts it whatever it prefers, and one
             # format is one cached body (no OpenMetrics negotiation, no name[] filtering).
             gzipped = gzip_accepted(self.headers.get("Accept-Encoding", ""))
-            chunks = exposition.chunks(gzipped=gzipped)
+            chunks = exposition.chunks(gzipped=gzipped, wait=False)
             self.send_response(200)
             self.send_header("Content-Type", CONTENT_TYPE)
             if gzipped:

@@ -138,6 +138,19 @@ def test_scrapes_of_one_view_reuse_one_body(evaluator: Evaluator) -> None:
     assert gzip.decompress(b"".join(exposition.chunks(gzipped=True))) == exposition.body()
 
 
+def test_a_scrape_that_does_not_wait_gets_the_last_body_while_a_render_runs(
+    evaluator: Evaluator, inventory: Inventory
+) -> None:
+    exposition = Exposition(evaluator.latest)
+    before = exposition.chunks(gzipped=True)
+    (event,) = inventory.schedule
+    evaluator.evaluate(busy_store(inventory, event.start_s, shift=0.2).snapshot())
+    with exposition._lock:  # another thread is rendering the new View
+        assert exposition.chunks(gzipped=True, wait=False) is before
+    assert exposition.chunks(gzipped=True, wait=False) is not before
+    assert exposition.view is evaluator.latest()
+
+
 def test_no_view_yet_serves_build_info_only() -> None:
     body = Exposition(Evaluator().latest).body().decode()
     assert [ln.split("{")[0] for ln in body.splitlines()] == [
