@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import random
 import socket
 import time
 import urllib.request
@@ -16,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from vcmon.exporter.collector import SnapshotCollector
 from vcmon.exporter.exposition import CONTENT_TYPE, Exposition
-from vcmon.exporter.server import make_server, serve_in_background
+from vcmon.exporter.server import MetricsServer, make_server, serve_in_background
 from vcmon.exporter.view import Evaluator, View
 from vcmon.inventory import load_inventory
 from vcmon.model import FailureReason, Inventory, LinkMeasurement, PathMeasurement
@@ -182,11 +183,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_until_rendered(server: MetricsServer, evaluator: Evaluator) -> None:
+    view = evaluator.latest()
+    deadline = time.monotonic() + 5
+    while server.exposition.view is not view and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.exposition.view is view
+
+
 def test_http_metrics_serves_text_0_0_4_plain_or_gzipped(evaluator: Evaluator) -> None:
     server, _ = make_server(f"127.0.0.1:{free_port()}", evaluator.latest)
     serve_in_background(server)
     url = f"http://127.0.0.1:{server.server_address[1]}/metrics"
     try:
+        wait_until_rendered(server, evaluator)  # before: the last body (here build info only)
         # what Prometheus sends: OpenMetrics preferred, gzip accepted
         accept = "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3"
         request = urllib.request.Request(url, headers={"Accept": accept, "Accept-Encoding": "gzip"})
@@ -207,11 +217,43 @@ def test_the_server_renders_a_new_view_before_any_scrape(evaluator: Evaluator) -
     server, _ = make_server(f"127.0.0.1:{free_port()}", evaluator.latest)
     serve_in_background(server)
     try:
-        view = evaluator.latest()
-        deadline = time.monotonic() + 5
-        while server.exposition.view is not view and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert server.exposition.view is view
+        wait_until_rendered(server, evaluator)
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_section_copies_unchanged_lines_and_formats_only_changed_ones() -> None:
+    from vcmon.exporter.exposition import _Section
+    from vcmon.exporter.names import PATH_LOSS, PATH_MOS
+
+    formatted: list[str] = []
+
+    def lines(key: str, token: int) -> tuple[str, ...]:
+        formatted.append(key)
+        return (f"loss{{{key}}} {token}\n", f"mos{{{key}}} {token * 2}\n" if token % 3 else "")
+
+    def fresh(subjects: list[tuple[str, int, int]]) -> list[bytes]:
+        return _Section(PATH_LOSS, PATH_MOS).render(subjects, lines)
+
+    rng = random.Random(5)
+    section = _Section(PATH_LOSS, PATH_MOS)
+    state = {f"s{i}": rng.randrange(9) for i in range(40)}
+    section.render([(k, v, v) for k, v in state.items()], lines)
+    for _ in range(30):
+        for key in rng.sample(sorted(state), 5):
+            state[key] = rng.randrange(9)  # re-measured: maybe the same value, new token
+        if rng.random() < 0.3:
+            state.pop(rng.choice(sorted(state)))  # a site left
+            state[f"n{rng.randrange(1000)}"] = rng.randrange(9)  # another came
+        order = sorted(state, key=lambda k: (rng.random() < 0.1, k))  # some move to the end
+        subjects = [(k, state[k], state[k]) for k in order]
+        formatted.clear()
+        got = section.render(subjects, lines)
+        changed = len(formatted)
+        assert got == fresh(subjects)
+        assert changed < len(subjects)
+    # nothing changed: the very same bytes objects, nothing formatted
+    formatted.clear()
+    assert section.render(subjects, lines) is got
+    assert formatted == []
