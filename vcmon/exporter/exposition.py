@@ -26,6 +26,7 @@ import zlib
 from array import array
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 from prometheus_client.utils import floatToGoString
@@ -117,8 +118,10 @@ class _Section:
     def __init__(self, *families: n.MetricName) -> None:
         self.headers = [_header(m).encode() for m in families]
         self.bodies: list[bytes] = list(self.headers)
+        self.sizes = [array("Q") for _ in families]  # per family, each row's byte count
         self.bounds = [array("Q", [len(h)]) for h in self.headers]
-        self.held: dict[Hashable, tuple[object, int]] = {}
+        self.index: dict[Hashable, int] = {}
+        self.tokens: list[object] = []
 
     def render(
         self,
@@ -129,21 +132,26 @@ class _Section:
         `lines(key, source)` formats a subject whose token changed. The very same bytes as
         last time if nothing changed, so their compressed segment is reused too."""
         old = [memoryview(b) for b in self.bodies]
-        old_bounds, held, fresh = self.bounds, self.held, {}
+        old_sizes, old_bounds, old_index, old_tokens = (
+            self.sizes,
+            self.bounds,
+            self.index,
+            self.tokens,
+        )
         parts: list[list[bytes | memoryview]] = [[h] for h in self.headers]
-        bounds = [array("Q", [len(h)]) for h in self.headers]
+        sizes = [array("Q") for _ in self.headers]
+        index: dict[Hashable, int] = {}
+        tokens: list[object] = []
         a = b = runs = new = 0  # old rows [a, b) are the run to copy next
 
         def copy_run() -> None:
-            for f, (ob, nb) in enumerate(zip(old_bounds, bounds, strict=True)):
-                parts[f].append(old[f][ob[a] : ob[b]])
-                delta = nb[-1] - ob[a]
-                nb.extend([x + delta for x in ob[a + 1 : b + 1]])
+            for f in range(len(parts)):
+                parts[f].append(old[f][old_bounds[f][a] : old_bounds[f][b]])
+                sizes[f].extend(old_sizes[f][a:b])
 
         for i, (key, token, source) in enumerate(subjects):
-            h = held.get(key)
-            if h is not None and (h[0] is token or h[0] == token):
-                j = h[1]
+            j = old_index.get(key)
+            if j is not None and ((was := old_tokens[j]) is token or was == token):
                 if j != b:
                     if b > a:
                         copy_run()
@@ -159,16 +167,21 @@ class _Section:
                 for f, text in enumerate(lines(key, source)):
                     data = text.encode()
                     parts[f].append(data)
-                    bounds[f].append(bounds[f][-1] + len(data))
-            fresh[key] = (token, i)
+                    sizes[f].append(len(data))
+            index[key] = i
+            tokens.append(token)
         if b > a:
             copy_run()
             runs += 1
-        self.held = fresh
-        if new == 0 and runs <= 1 and len(fresh) == len(held):
+        self.index, self.tokens = index, tokens
+        if new == 0 and runs <= 1 and len(tokens) == len(old_tokens):
             return self.bodies
         self.bodies = [b"".join(p) for p in parts]
-        self.bounds = bounds
+        self.sizes = sizes
+        self.bounds = [
+            array("Q", accumulate(s, initial=len(h)))
+            for s, h in zip(sizes, self.headers, strict=True)
+        ]
         return self.bodies
 
 
