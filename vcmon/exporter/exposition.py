@@ -117,7 +117,7 @@ class _Section:
 
     def __init__(self, *families: n.MetricName) -> None:
         self.headers = [_header(m).encode() for m in families]
-        self.bodies: list[bytes] = list(self.headers)
+        self.bodies = list(self.headers)
         self.sizes = [array("Q") for _ in families]  # per family, each row's byte count
         self.bounds = [array("Q", [len(h)]) for h in self.headers]
         self.index: dict[Hashable, int] = {}
@@ -138,7 +138,8 @@ class _Section:
             self.index,
             self.tokens,
         )
-        parts: list[list[bytes | memoryview]] = [[h] for h in self.headers]
+        # grown in place: a list of per-row bytes would cost ~70 MB more at the peak
+        parts = [bytearray(h) for h in self.headers]
         sizes = [array("Q") for _ in self.headers]
         index: dict[Hashable, int] = {}
         tokens: list[object] = []
@@ -146,7 +147,7 @@ class _Section:
 
         def copy_run() -> None:
             for f in range(len(parts)):
-                parts[f].append(old[f][old_bounds[f][a] : old_bounds[f][b]])
+                parts[f] += old[f][old_bounds[f][a] : old_bounds[f][b]]
                 sizes[f].extend(old_sizes[f][a:b])
 
         for i, (key, token, source) in enumerate(subjects):
@@ -166,7 +167,7 @@ class _Section:
                 new += 1
                 for f, text in enumerate(lines(key, source)):
                     data = text.encode()
-                    parts[f].append(data)
+                    parts[f] += data
                     sizes[f].append(len(data))
             index[key] = i
             tokens.append(token)
@@ -176,7 +177,12 @@ class _Section:
         self.index, self.tokens = index, tokens
         if new == 0 and runs <= 1 and len(tokens) == len(old_tokens):
             return self.bodies
-        self.bodies = [b"".join(p) for p in parts]
+        for view in old:
+            view.release()
+        self.bodies = []
+        for p in parts:
+            self.bodies.append(bytes(p))
+            p.clear()  # one family's copy at a time
         self.sizes = sizes
         self.bounds = [
             array("Q", accumulate(s, initial=len(h)))
