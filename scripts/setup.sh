@@ -9,6 +9,7 @@ DEBIAN_PACKAGES=(
   snmpd snmp                                                       # real SNMP agents + tools
   prometheus prometheus-alertmanager prometheus-snmp-exporter     # promtool, amtool, anchors
   chromium fonts-dejavu-core                                       # report rendering checks
+  curl util-linux                                                  # demo readiness wait; nsenter
 )
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
