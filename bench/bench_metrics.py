@@ -163,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     serve_in_background(server)
     url = f"http://127.0.0.1:{server.server_address[1]}/metrics"
     try:
-        scrape(url, True)  # the View is rendered once, here at the latest
+        while server.exposition.view is not ev.latest():  # rendered by the server's thread
+            time.sleep(0.1)
         gz = [scrape(url, True) for _ in range(args.scrapes)]
         text = [scrape(url, False) for _ in range(max(3, args.scrapes // 4))]
     finally:

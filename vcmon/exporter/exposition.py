@@ -542,9 +542,9 @@ class _Body:
 class Exposition:
     """The /metrics body of the latest View, rendered once per View, never raising.
 
-    Thread-safe: one thread renders a new View; scrapes that do not `wait` meanwhile get
-    the previous View's body, so a scrape never pays for a render it did not start. The
-    chunks are kept (not joined) to avoid another copy of a ~50 MB body.
+    Thread-safe: one thread renders a new View; a scrape waits for it at most `wait_s`,
+    then gets the previous View's body, so a scrape never pays much for a render it did
+    not start. The chunks are kept (not joined) to avoid another copy of a ~50 MB body.
     """
 
     def __init__(self, latest: Callable[[], View | None]) -> None:
@@ -556,9 +556,9 @@ class Exposition:
         self._segments: dict[int, tuple[bytes, bytes]] = {}
         self._text: _Text | None = None
 
-    def chunks(self, *, gzipped: bool = False, wait: bool = True) -> tuple[bytes, ...]:
-        """The body for the latest View as chunks to write in order. Without `wait`, while
-        another thread renders the latest View, the previous one's."""
+    def chunks(self, *, gzipped: bool = False, wait_s: float = -1) -> tuple[bytes, ...]:
+        """The body for the latest View as chunks to write in order; if another thread
+        renders the latest View for longer than `wait_s` (-1: wait), the previous one's."""
         try:
             view = self._latest()
         except Exception:  # never let a bug fail the scrape
@@ -566,7 +566,7 @@ class Exposition:
             view, body = None, self._build
         else:
             body = self._body
-            if body.view is not view and self._lock.acquire(blocking=wait):
+            if body.view is not view and self._lock.acquire(timeout=wait_s):
                 try:
                     body = self._body
                     if body.view is not view:
@@ -574,6 +574,18 @@ class Exposition:
                 finally:
                     self._lock.release()
         return body.gzip if gzipped else body.plain
+
+    def refresh(self) -> None:
+        """Render the latest View in a thread of its own, unless it is done or under way."""
+        try:
+            current = self._body.view is self._latest()
+        except Exception:  # chunks() logs it
+            current = False
+        if current or self._lock.locked():
+            return
+        threading.Thread(
+            target=self.chunks, kwargs={"gzipped": True}, name="vcmon-metrics", daemon=True
+        ).start()
 
     @property
     def view(self) -> View | None:

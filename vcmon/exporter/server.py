@@ -96,7 +96,9 @@ def make_server(
             # Always text format 0.0.4: Prometheus accepts it whatever it prefers, and one
             # format is one cached body (no OpenMetrics negotiation, no name[] filtering).
             gzipped = gzip_accepted(self.headers.get("Accept-Encoding", ""))
-            chunks = exposition.chunks(gzipped=gzipped, wait=False)
+            # a small inventory's render is done in that time; a national one (~1 s)
+            # is not, and the scrape gets the last body rather than wait for it
+            chunks = exposition.chunks(gzipped=gzipped, wait_s=0.2)
             self.send_response(200)
             self.send_header("Content-Type", CONTENT_TYPE)
             if gzipped:
@@ -128,8 +130,9 @@ class MetricsServer(ThreadingHTTPServer):
 
     def service_actions(self) -> None:
         # serve_forever calls this every poll interval (0.5 s): a new View is rendered (and
-        # compressed, as Prometheus asks for gzip) here rather than by the scrape that finds it
-        self.exposition.chunks(gzipped=True)
+        # compressed, as Prometheus asks for gzip) in a thread started here, not by the
+        # scrape that finds it, and not in this loop, which must keep accepting
+        self.exposition.refresh()
 
 
 def serve_in_background(server: ThreadingHTTPServer) -> threading.Thread:

@@ -139,7 +139,7 @@ def test_scrapes_of_one_view_reuse_one_body(evaluator: Evaluator) -> None:
     assert gzip.decompress(b"".join(exposition.chunks(gzipped=True))) == exposition.body()
 
 
-def test_a_scrape_that_does_not_wait_gets_the_last_body_while_a_render_runs(
+def test_a_scrape_that_would_wait_too_long_gets_the_last_body_while_a_render_runs(
     evaluator: Evaluator, inventory: Inventory
 ) -> None:
     exposition = Exposition(evaluator.latest)
@@ -147,8 +147,8 @@ def test_a_scrape_that_does_not_wait_gets_the_last_body_while_a_render_runs(
     (event,) = inventory.schedule
     evaluator.evaluate(busy_store(inventory, event.start_s, shift=0.2).snapshot())
     with exposition._lock:  # another thread is rendering the new View
-        assert exposition.chunks(gzipped=True, wait=False) is before
-    assert exposition.chunks(gzipped=True, wait=False) is not before
+        assert exposition.chunks(gzipped=True, wait_s=0.05) is before
+    assert exposition.chunks(gzipped=True, wait_s=0.05) is not before
     assert exposition.view is evaluator.latest()
 
 
