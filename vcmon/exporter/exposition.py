@@ -542,14 +542,16 @@ class _Body:
 class Exposition:
     """The /metrics body of the latest View, rendered once per View, never raising.
 
-    Thread-safe: one thread renders a new View; a scrape waits for it at most `wait_s`,
-    then gets the previous View's body, so a scrape never pays much for a render it did
-    not start. The chunks are kept (not joined) to avoid another copy of a ~50 MB body.
+    Thread-safe: one thread renders a new View; a scrape that gives a `wait_s` has it
+    rendered in a thread of its own, waits for it that long at most, and then gets the
+    previous View's body: a scrape never pays more than that for a render. The chunks are
+    kept (not joined) to avoid another copy of a ~50 MB body.
     """
 
     def __init__(self, latest: Callable[[], View | None]) -> None:
         self._latest = latest
         self._lock = threading.Lock()
+        self._done = threading.Condition()
         build = _build_info()
         self._build = _Body(None, (build,), (gzip.compress(build, mtime=0),))
         self._body = self._build
@@ -557,8 +559,8 @@ class Exposition:
         self._text: _Text | None = None
 
     def chunks(self, *, gzipped: bool = False, wait_s: float = -1) -> tuple[bytes, ...]:
-        """The body for the latest View as chunks to write in order; if another thread
-        renders the latest View for longer than `wait_s` (-1: wait), the previous one's."""
+        """The body for the latest View as chunks to write in order; if rendering it takes
+        longer than `wait_s` (-1: wait, rendering here if needed), the previous one's."""
         try:
             view = self._latest()
         except Exception:  # never let a bug fail the scrape
@@ -566,14 +568,23 @@ class Exposition:
             view, body = None, self._build
         else:
             body = self._body
-            if body.view is not view and self._lock.acquire(timeout=wait_s):
-                try:
-                    body = self._body
-                    if body.view is not view:
-                        body = self._body = self._publish(view)
-                finally:
-                    self._lock.release()
+            if body.view is not view:
+                body = self._render(view) if wait_s < 0 else self._await(view, wait_s)
         return body.gzip if gzipped else body.plain
+
+    def _render(self, view: View | None) -> _Body:
+        with self._lock:
+            if self._body.view is not view:
+                self._body = self._publish(view)
+                with self._done:
+                    self._done.notify_all()
+            return self._body
+
+    def _await(self, view: View | None, wait_s: float) -> _Body:
+        self.refresh()
+        with self._done:
+            self._done.wait_for(lambda: self._body.view is view, timeout=wait_s)
+        return self._body
 
     def refresh(self) -> None:
         """Render the latest View in a thread of its own, unless it is done or under way."""
@@ -607,7 +618,8 @@ class Exposition:
                 self._text = None  # the old inventory's text can go before the new is built
                 self._text = _Text(view.inventory)
             plain = (self._build.plain[0], *render(view, self._text))
-            return _Body(view, plain, self._compress(plain))
+            # one piece: each write of a piece waits for the GIL (~5 ms while a render runs)
+            return _Body(view, plain, (b"".join(self._compress(plain)),))
         except Exception:  # never let a bug fail the scrape
             log.exception("exposition failed; serving build info only")
             return _Body(view, self._build.plain, self._build.gzip)

@@ -98,7 +98,7 @@ def make_server(
             gzipped = gzip_accepted(self.headers.get("Accept-Encoding", ""))
             # a small inventory's render is done in that time; a national one (~1 s)
             # is not, and the scrape gets the last body rather than wait for it
-            chunks = exposition.chunks(gzipped=gzipped, wait_s=0.2)
+            chunks = exposition.chunks(gzipped=gzipped, wait_s=0.1)
             self.send_response(200)
             self.send_header("Content-Type", CONTENT_TYPE)
             if gzipped:

@@ -148,7 +148,7 @@ def test_a_scrape_that_would_wait_too_long_gets_the_last_body_while_a_render_run
     evaluator.evaluate(busy_store(inventory, event.start_s, shift=0.2).snapshot())
     with exposition._lock:  # another thread is rendering the new View
         assert exposition.chunks(gzipped=True, wait_s=0.05) is before
-    assert exposition.chunks(gzipped=True, wait_s=0.05) is not before
+    assert exposition.chunks(gzipped=True, wait_s=10) is not before
     assert exposition.view is evaluator.latest()
 
 
