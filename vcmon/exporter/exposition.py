@@ -4,10 +4,11 @@ prometheus_client's generic encoder costs ~10 us a sample: ~10 s for a national 
 ~650,000 samples. This module writes the same families, samples, label order and number
 spelling directly, so the collector stays the reference (a test compares both, sample by
 sample). What does not change between Views is not formatted again: site and link facts,
-capacities, conference loads and SPOFs once per inventory (or per analysis object), verdict
-lines while they say the same, a family's bytes (and their compressed segment) while all its
-lines are the same. The finished body and its gzip are kept until the next View: a scrape
-formats and compresses nothing.
+capacities, conference loads and SPOFs once per inventory (or per analysis object); a site's,
+link's or probe's lines while its measurement is the same object, verdict lines while they
+say the same; a family's bytes (and their compressed segment) while all its lines are the
+same. The finished body and its gzip are kept until the next View: a scrape formats and
+compresses nothing.
 
 >>> exp = Exposition(lambda: None)
 >>> exp.body().decode().splitlines()[1]
@@ -565,7 +566,7 @@ class Exposition:
             view = self._latest()
         except Exception:  # never let a bug fail the scrape
             log.exception("no View to expose; serving build info only")
-            view, body = None, self._build
+            body = self._build
         else:
             body = self._body
             if body.view is not view:
