@@ -368,7 +368,7 @@ def _build_info() -> bytes:
     return _family(n.BUILD_INFO, [f"{n.BUILD_INFO.name}_info{{{labels}}} 1.0\n"])
 
 
-def render(view: View, text: _Text) -> list[bytes]:
+def _families(view: View, text: _Text) -> list[bytes]:
     """Every family SnapshotCollector yields for `view` after build info, in its order."""
     status = view.inventory_status
     out = [
@@ -618,7 +618,7 @@ class Exposition:
             if self._text is None or self._text.inventory is not view.inventory:
                 self._text = None  # the old inventory's text can go before the new is built
                 self._text = _Text(view.inventory)
-            plain = (self._build.plain[0], *render(view, self._text))
+            plain = (self._build.plain[0], *_families(view, self._text))
             # one piece: each write of a piece waits for the GIL (~5 ms while a render runs)
             return _Body(view, plain, (b"".join(self._compress(plain)),))
         except Exception:  # never let a bug fail the scrape
