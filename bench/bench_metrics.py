@@ -38,6 +38,7 @@ from vcmon.exporter.server import make_server, serve_in_background
 from vcmon.exporter.view import Evaluator
 from vcmon.inventory import load_inventory
 from vcmon.model import Inventory, LinkMeasurement, PathMeasurement
+from vcmon.monitor import return_big_buffers_to_the_os
 from vcmon.store import Store
 
 BENCH = Path(__file__).resolve().parent
@@ -133,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.inventory} missing: run python bench/national.py first", file=sys.stderr)
         return 2
 
+    return_big_buffers_to_the_os()  # as `vcmon run` does at start
     inv = load_inventory(args.inventory)
     rng = random.Random(11_000)
     now = time.time()

@@ -483,8 +483,9 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 def cmd_run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from vcmon.monitor import Agent, setup_logging
+    from vcmon.monitor import Agent, return_big_buffers_to_the_os, setup_logging
 
+    return_big_buffers_to_the_os()
     setup_logging(args.log_format, debug=args.debug)
     shard = parse_shard(args.shard)
     agent = Agent(args.path, listen=args.listen, shard=shard, snmp_port=args.snmp_port)

@@ -8,6 +8,8 @@ evaluate readiness every few seconds, reload the inventory on SIGHUP or when its
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import json
 import logging
 import signal
@@ -64,6 +66,21 @@ def setup_logging(fmt: str, *, debug: bool = False) -> None:
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     # pysnmp's debug output could carry PDUs; keep third-party loggers quiet
     logging.getLogger("pysnmp").setLevel(logging.WARNING)
+
+
+M_MMAP_THRESHOLD = -3
+"""glibc's mallopt parameter number (malloc.h)."""
+
+
+def return_big_buffers_to_the_os() -> None:
+    """Serve large allocations (each /metrics body is ~50 MB at national scale) by mmap.
+
+    glibc's default threshold adapts upward after the first big free, after which freed
+    bodies stay in the heap and RSS creeps to ~390 MB; a fixed 256 KiB threshold gives them
+    back (~300 MB measured, bench/RESULTS.md). Same as MALLOC_MMAP_THRESHOLD_=262144.
+    """
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to tune
+        ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, 256 * 1024)
 
 
 def shard_of(district: str, n: int) -> int:
