@@ -55,7 +55,6 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # RFC 1952: deflate, no name, mtime 0, OS unknown; a final empty fixed-Huffman block ends it
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 _DEFLATE_END = b"\x03\x00"
-_STATES = sorted(v.value for v in Verdict)  # prometheus_client writes a state set sorted
 
 
 def _esc(value: str) -> str:
@@ -331,10 +330,9 @@ class _Text:
         """Lines of the verdict state set, the reasons and the root cause."""
         esc = self.esc
         c, p, verdict = esc[code], esc[pv.profile], pv.verdict
-        states = "".join(
+        states = (
             f'{n.SITE_VERDICT.name}{{profile="{p}",site="{c}",'
-            f'{n.SITE_VERDICT.name}="{state}"}} {1.0 if state == verdict else 0.0}\n'
-            for state in _STATES
+            f'{n.SITE_VERDICT.name}="{verdict.value}"}} 1.0\n'
         )
         reasons = "".join(
             f'{n.SITE_REASON.name}{{metric="{r.metric.value}",profile="{p}",site="{c}",'

@@ -57,7 +57,7 @@ SITE_INFO = _m(
 SITE_VERDICT = _m(
     "site_verdict",
     "stateset",
-    "Readiness verdict per site and profile: 1 for the current state, 0 for the others.",
+    "Readiness verdict per site and profile: one series, for the current state, valued 1.",
     "site",
     "profile",
     "vcmon_site_verdict",

@@ -68,7 +68,8 @@ def test_measured_site_gets_ready_and_path_metrics(inventory: Inventory) -> None
         return reg.get_sample_value("vcmon_site_verdict", labels)
 
     assert verdict("21010", Verdict.READY) == 1.0
-    assert verdict("21010", Verdict.UNKNOWN) == 0.0
+    # only the current state is exported
+    assert verdict("21010", Verdict.UNKNOWN) is None
     # never measured: unknown, with the no_data reason, never ready
     assert verdict("21211", Verdict.UNKNOWN) == 1.0
     reason = {"site": "21211", "profile": "hd", "metric": "no_data", "verdict": "unknown"}
