@@ -10,8 +10,8 @@ cached (they parse in milliseconds); beyond MAX_ENTRIES the oldest entries are r
 Any cache failure just means parsing again.
 
 Where: $VCMON_CACHE_DIR, else $XDG_CACHE_HOME/vcmon, else ~/.cache/vcmon; set
-VCMON_CACHE_DIR to an empty string to disable it. The cache holds only what the files say
-(secrets are references in them, never values).
+VCMON_CACHE_DIR to an empty string to disable it. A file with an `auths:` section is never
+cached, so a literal secret written there by mistake is not copied anywhere.
 """
 
 from __future__ import annotations
@@ -129,7 +129,9 @@ def load(raw: bytes) -> tuple[Any, dict[int, dict[Any, int]]] | None:
 
 def store(raw: bytes, data: Any, lines: dict[int, dict[Any, int]]) -> None:
     entry = _entry(raw)
-    if entry is None:
+    if entry is None or (isinstance(data, dict) and "auths" in data):
+        # a file with credentials is never copied: should it hold a literal secret by
+        # mistake (which validation then rejects), the cache must not keep it
         return
     found = containers(data)
     payload = marshal.dumps((data, found, [lines.get(id(c), {}) for c in found]))

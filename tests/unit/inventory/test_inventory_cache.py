@@ -88,3 +88,12 @@ def test_a_document_known_valid_skips_the_schema_but_a_new_schema_does_not(
     problems = check_schema(read_yaml(path), strict)
     assert [(p.line, p.path) for p in problems] == [(1, "sites")]
     assert len(list((cache_dir.parent / "valid").iterdir())) == 1
+
+
+def test_a_file_with_credentials_is_never_cached(tmp_path: Path) -> None:
+    big_comment = "# " + "x" * (_cache.MIN_BYTES + 10) + "\n"
+    raw = (big_comment + "auths:\n  a: {version: v2c, community: hunter2}\n").encode()
+    _cache.store(raw, {"auths": {"a": {"community": "hunter2"}}}, {})
+    assert _cache.load(raw) is None
+    stored = [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()]
+    assert not any(b"hunter2" in content for content in stored)
