@@ -185,6 +185,29 @@ def hide_columns(*names: str) -> Json:
     return {"id": "organize", "options": {"excludeByName": dict.fromkeys(names, True)}}
 
 
+def merged(hidden: tuple[str, ...], renames: dict[str, str]) -> list[Json]:
+    """One table from several queries: merge, hide columns, name each query's value."""
+    return [
+        {"id": "merge", "options": {}},
+        hide_columns(*hidden),
+        {"id": "organize", "options": {"renameByName": renames}},
+    ]
+
+
+def seconds(*columns: str) -> Json:
+    """fieldConfig showing the named columns in seconds."""
+    return {
+        "defaults": {},
+        "overrides": [
+            {
+                "matcher": {"id": "byName", "options": c},
+                "properties": [{"id": "unit", "value": "s"}],
+            }
+            for c in columns
+        ],
+    }
+
+
 def profile_variable(board: Board) -> None:
     # hd (720p) is the profile provinces plan their rollout for (inventory/quang-ngai.yaml).
     board.variable("profile", "Profile", "label_values(vcmon_site_verdict, profile)", default="hd")
@@ -496,33 +519,11 @@ def site_detail() -> Json:
             target(f"time() - vcmon_probe_last_success_timestamp_seconds{{{s}}}", "B", table=True),
             target(f"vcmon_probe_duration_seconds{{{s}}}", "C", table=True),
         ],
-        transformations=[
-            {"id": "merge", "options": {}},
-            hide_columns("Time", "instance", "job", "shard", "site"),
-            {
-                "id": "organize",
-                "options": {
-                    "renameByName": {
-                        "Value #A": "success",
-                        "Value #B": "last success age",
-                        "Value #C": "duration",
-                    }
-                },
-            },
-        ],
-        fieldConfig={
-            "defaults": {},
-            "overrides": [
-                {
-                    "matcher": {"id": "byName", "options": "last success age"},
-                    "properties": [{"id": "unit", "value": "s"}],
-                },
-                {
-                    "matcher": {"id": "byName", "options": "duration"},
-                    "properties": [{"id": "unit", "value": "s"}],
-                },
-            ],
-        },
+        transformations=merged(
+            ("Time", "instance", "job", "shard", "site"),
+            {"Value #A": "success", "Value #B": "last success age", "Value #C": "duration"},
+        ),
+        fieldConfig=seconds("last success age", "duration"),
     )
     return b.json()
 
@@ -595,19 +596,15 @@ def links_capacity() -> Json:
             ),
         ],
         transformations=[
-            {"id": "merge", "options": {}},
-            hide_columns("Time"),
-            {
-                "id": "organize",
-                "options": {
-                    "renameByName": {
-                        "Value #A": "capacity",
-                        "Value #B": "used now",
-                        "Value #C": "conference load",
-                        "Value #D": "load / capacity",
-                    }
+            *merged(
+                ("Time",),
+                {
+                    "Value #A": "capacity",
+                    "Value #B": "used now",
+                    "Value #C": "conference load",
+                    "Value #D": "load / capacity",
                 },
-            },
+            ),
             {"id": "sortBy", "options": {"sort": [{"field": "load / capacity", "desc": True}]}},
         ],
         fieldConfig={
@@ -671,29 +668,11 @@ def probe_health() -> Json:
             target("vcmon_inventory_load_success", "B", table=True),
             target("time() - vcmon_inventory_last_load_timestamp_seconds", "C", table=True),
         ],
-        transformations=[
-            {"id": "merge", "options": {}},
-            hide_columns("Time", "__name__"),
-            {
-                "id": "organize",
-                "options": {
-                    "renameByName": {
-                        "Value #A": "up",
-                        "Value #B": "inventory loaded",
-                        "Value #C": "inventory age",
-                    }
-                },
-            },
-        ],
-        fieldConfig={
-            "defaults": {},
-            "overrides": [
-                {
-                    "matcher": {"id": "byName", "options": "inventory age"},
-                    "properties": [{"id": "unit", "value": "s"}],
-                }
-            ],
-        },
+        transformations=merged(
+            ("Time", "__name__"),
+            {"Value #A": "up", "Value #B": "inventory loaded", "Value #C": "inventory age"},
+        ),
+        fieldConfig=seconds("inventory age"),
     )
     b.add(
         "stat",
