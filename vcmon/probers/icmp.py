@@ -791,16 +791,23 @@ class IcmpEngine:
         if not raw:
             self._drain_errors(sock)
 
-    def _on_reply(self, seq: int, payload: bytes, src: str, rx: int) -> None:
-        counters = self._counters
+    def _claim(self, seq: int, source_ok: Callable[[_Run], bool]) -> tuple[_Run, int] | None:
+        """The pending probe a reply or error answers, if it comes from that probe's target."""
         slot = self._pending.get(seq)
         if slot is None:
-            counters.unmatched += 1
+            self._counters.unmatched += 1
+            return None
+        if not source_ok(slot[0]):
+            self._counters.ignored_wrong_source += 1
+            return None
+        return slot
+
+    def _on_reply(self, seq: int, payload: bytes, src: str, rx: int) -> None:
+        counters = self._counters
+        slot = self._claim(seq, lambda run: run.addr == src)
+        if slot is None:
             return
         run, index = slot
-        if src != run.addr:
-            counters.ignored_wrong_source += 1
-            return
         if payload != run.shape.payload:
             counters.malformed += 1
             return
@@ -822,14 +829,10 @@ class IcmpEngine:
 
     def _match_error(self, dst_packed: bytes, seq: int, reason: FailureReason) -> None:
         counters = self._counters
-        slot = self._pending.get(seq)
+        slot = self._claim(seq, lambda run: run.addr_packed == dst_packed)
         if slot is None:
-            counters.unmatched += 1
             return
         run, index = slot
-        if dst_packed != run.addr_packed:
-            counters.ignored_wrong_source += 1
-            return
         counters.icmp_errors += 1
         run.errors.append(reason)
         if run.rtt_ns[index] is None:
