@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 
 from vcmon.errors import InventoryError, Problem
+from vcmon.inventory import _cache
 from vcmon.inventory._resolve import Resolver
 from vcmon.inventory._schema import check_schema
 from vcmon.inventory._sources import inventory_schema, read_sources
@@ -33,7 +34,11 @@ def load_inventory(path: str | os.PathLike[str]) -> Inventory:
     (4000000.0, 1440000.0, '530')
     """
     with gc_paused():
-        return _load(path)
+        inventory = _cache.load_inventory(path)
+        if inventory is None:
+            inventory = _load(path)
+            _cache.store_inventory(path, inventory)
+        return inventory
 
 
 def _load(path: str | os.PathLike[str]) -> Inventory:

@@ -14,9 +14,30 @@ Everything raises `vcmon.errors.LabError` (or `InventoryError` for a bad scenari
 with a message meant for a person.
 """
 
-from vcmon.lab.lab import LabState, LabStatus, down, exec_in_noc, status, up
-from vcmon.lab.plan import BRIDGE_ADDR, NOC_ADDR, LabPlan, build_plan, flat_addresses
-from vcmon.lab.scenario import Scenario, load_scenario, parse_scenario
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vcmon.lab.lab import LabState, LabStatus, down, exec_in_noc, status, up
+    from vcmon.lab.plan import BRIDGE_ADDR, NOC_ADDR, LabPlan, build_plan, flat_addresses
+    from vcmon.lab.scenario import Scenario, load_scenario, parse_scenario
+
+_HOME = {
+    **dict.fromkeys(("LabState", "LabStatus", "down", "exec_in_noc", "status", "up"), "lab"),
+    **dict.fromkeys(("BRIDGE_ADDR", "NOC_ADDR", "LabPlan", "build_plan", "flat_addresses"), "plan"),
+    **dict.fromkeys(("Scenario", "load_scenario", "parse_scenario"), "scenario"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import on first use: every `vcmon` command builds the `lab` parser, few run the lab."""
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+
 
 __all__ = [
     "BRIDGE_ADDR",

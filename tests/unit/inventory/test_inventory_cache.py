@@ -97,3 +97,78 @@ def test_a_file_with_credentials_is_never_cached(tmp_path: Path) -> None:
     assert _cache.load(raw) is None
     stored = [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()]
     assert not any(b"hunter2" in content for content in stored)
+
+
+# --- resolved inventories ---------------------------------------------------------------
+
+
+def _split_example(where: Path) -> Path:
+    """inventory/example.yaml as a directory, its includes pointing back at probes/."""
+    where.mkdir()
+    probes = Path("probes").resolve()
+    text = Path("inventory/example.yaml").read_text("utf-8").replace("../probes", str(probes))
+    (where / "a.yaml").write_text(text, "utf-8")
+    return where
+
+
+def test_a_second_load_is_the_cached_resolved_inventory(tmp_path: Path, cache_dir: Path) -> None:
+    from vcmon.inventory import load_inventory
+
+    root = _split_example(tmp_path / "inv")
+    first = load_inventory(root)
+    assert len(list((cache_dir.parent / "resolved").glob("*.pickle"))) == 1
+    second = load_inventory(root)
+    assert second == first and second is not first
+    assert type(second.sites) is type(first.sites)  # still read-only mappings
+    with pytest.raises(TypeError):
+        second.sites["x"] = second.sites["21340"]  # type: ignore[index]
+
+
+def test_an_edited_or_added_file_gives_a_new_resolved_inventory(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    from vcmon.inventory import load_inventory
+
+    root = _split_example(tmp_path / "inv")
+    code = next(iter(load_inventory(root).sites))
+    text = (root / "a.yaml").read_text("utf-8")
+    name = load_inventory(root).sites[code].name
+    (root / "a.yaml").write_text(text.replace(f"name: {name}", "name: Đổi tên", 1), "utf-8")
+    assert load_inventory(root).sites[code].name == "Đổi tên"
+    (root / "b.yaml").write_text("profiles:\n  tiny: {stream: 256k, source: test}\n", "utf-8")
+    assert "tiny" in load_inventory(root).profiles
+    (root / "b.yaml").unlink()
+    assert "tiny" not in load_inventory(root).profiles
+
+
+def test_a_resolved_entry_naming_other_code_is_refused_not_run(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    import pickle
+
+    from vcmon.inventory import load_inventory
+
+    root = _split_example(tmp_path / "inv")
+    expected = load_inventory(root)
+    (entry,) = (cache_dir.parent / "resolved").glob("*.pickle")
+    marker = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (open, (str(marker), "w"))  # would create `marker` if unpickled
+
+    entry.write_bytes(pickle.dumps(([], [], Evil())))
+    assert load_inventory(root) == expected
+    assert not marker.exists()
+
+
+def test_an_invalid_inventory_is_never_stored(tmp_path: Path, cache_dir: Path) -> None:
+    from vcmon.errors import InventoryError
+    from vcmon.inventory import load_inventory
+
+    root = _split_example(tmp_path / "inv")
+    (root / "b.yaml").write_text("sites:\n  '99999': {name: X, level: commune}\n", "utf-8")
+    for _ in range(2):
+        with pytest.raises(InventoryError):
+            load_inventory(root)
+    assert not list((cache_dir.parent / "resolved").glob("*.pickle"))
