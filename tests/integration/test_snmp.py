@@ -180,10 +180,13 @@ def _build(tmp: Path) -> Lab:
         f"rocommunity {values['community']}32 {NET}.0/30 -V nohc\n"
         "rouser vcmon priv\n"
         "rouser vcmon256 priv\n"
+        "rouser vcmonmd5 priv\n"
     )
     (tmp / "persist" / "snmpd.conf").write_text(
         f'createUser vcmon SHA "{values["auth"]}" AES "{values["priv"]}"\n'
         f'createUser vcmon256 SHA-256 "{values["auth"]}" AES "{values["priv"]}"\n'
+        # MD5 is not on the engine's own USM path: this user keeps pysnmp's path tested
+        f'createUser vcmonmd5 MD5 "{values["auth"]}" AES "{values["priv"]}"\n'
     )
     return Lab(agent, peer, tmp, values)
 
@@ -219,10 +222,15 @@ def v2c(name: str = "lab_v2c", env: str = ENV_COMMUNITY) -> Auth:
 
 
 def v3(name: str = "lab_v3", user: str = "vcmon", auth_env: str = ENV_AUTH,
-       auth_protocol: str = "sha") -> Auth:  # fmt: skip
+       auth_protocol: str = "sha", priv_env: str = ENV_PRIV) -> Auth:  # fmt: skip
     return Auth(name, SnmpVersion.V3, username=user, auth_protocol=auth_protocol,
                 auth_key=SecretRef(SecretKind.ENV, auth_env), priv_protocol="aes",
-                priv_key=SecretRef(SecretKind.ENV, ENV_PRIV))  # fmt: skip
+                priv_key=SecretRef(SecretKind.ENV, priv_env))  # fmt: skip
+
+
+def md5(name: str = "lab_md5", auth_env: str = ENV_AUTH) -> Auth:
+    """A v3 user on pysnmp's path (usm.supports() says no to MD5)."""
+    return v3(name, "vcmonmd5", auth_env, "md5")
 
 
 def device(*interfaces: Interface, address: str = AGENT_IP) -> Device:
@@ -360,18 +368,49 @@ def test_wrong_v2c_community_times_out_because_snmpd_drops_it_silently(lab: Lab)
 
 
 @needs_lab
-@pytest.mark.parametrize("user,protocol", [("vcmon", "sha"), ("vcmon256", "sha256")])
+@pytest.mark.parametrize(
+    "user,protocol", [("vcmon", "sha"), ("vcmon256", "sha256"), ("vcmonmd5", "md5")]
+)
 def test_v3_authpriv_polls_like_v2c(lab: Lab, user: str, protocol: str) -> None:
+    v2 = poll(device(DATA0), v2c()).sample(LINK.id)
     result = poll(device(DATA0), v3(user=user, auth_protocol=protocol))
     assert result.failure is None
     data0 = result.sample(LINK.id)
     assert data0 is not None and data0.if_index == lab.kernel_stats("data0")["ifindex"]
+    assert v2 is not None and data0.speed_bps == v2.speed_bps and data0.hc
+    assert data0.in_octets is not None and v2.in_octets is not None
+    assert data0.in_octets >= v2.in_octets
 
 
 @needs_lab
-def test_wrong_v3_key_is_auth_failed(lab: Lab) -> None:
-    assert poll(device(DATA0), v3(auth_env=ENV_WRONG)).failure is FailureReason.AUTH_FAILED
+def test_v3_fast_path_discovers_the_engine_once_then_one_request_per_poll(lab: Lab) -> None:
+    async def run() -> tuple[list[SnmpResult], dict[str, int]]:
+        async with SnmpEngine() as engine:
+            results = [await engine.poll(device(DATA0), v3(), MODULE, PORT) for _ in range(3)]
+            return results, engine.stats()
+
+    results, stats = asyncio.run(run())
+    assert [r.failure for r in results] == [None, None, None]
+    # discovery probe + GETBULK, then the GETBULK alone: no pysnmp, no re-discovery
+    assert [r.requests for r in results] == [2, 1, 1]
+    assert stats["responses"] == 3 and stats["unauthenticated_datagrams"] == 0
+
+
+@needs_lab
+@pytest.mark.parametrize("make", [v3, md5], ids=["fast_path", "pysnmp_path"])
+def test_wrong_v3_key_is_auth_failed(lab: Lab, make: Callable[..., Auth]) -> None:
+    assert poll(device(DATA0), make(auth_env=ENV_WRONG)).failure is FailureReason.AUTH_FAILED
     assert poll(device(DATA0), v3(user="nobody")).failure is FailureReason.AUTH_FAILED
+
+
+@needs_lab
+def test_wrong_v3_priv_key_times_out_because_snmpd_drops_what_it_cannot_decrypt(
+    lab: Lab,
+) -> None:
+    # the digest is right, so snmpd decrypts to garbage, counts a parse error and answers
+    # nothing (no usmStatsDecryptionErrors report): the same as pysnmp's path said
+    result = poll(device(DATA0), v3(priv_env=ENV_WRONG))
+    assert result.failure is FailureReason.TIMEOUT and result.requests == 3
 
 
 @needs_lab
@@ -381,14 +420,56 @@ def test_unset_secret_is_a_result_not_an_exception(lab: Lab) -> None:
 
 
 @needs_lab
-def test_two_keys_for_one_v3_user_in_one_engine_is_a_setup_error(lab: Lab) -> None:
+def test_two_keys_for_one_pysnmp_path_v3_user_in_one_engine_is_a_setup_error(lab: Lab) -> None:
     async def run() -> None:
         async with SnmpEngine() as engine:
-            await engine.poll(device(DATA0), v3(), MODULE, PORT)
-            await engine.poll(device(DATA0), v3("other", auth_env=ENV_WRONG), MODULE, PORT)
+            await engine.poll(device(DATA0), md5(), MODULE, PORT)
+            await engine.poll(device(DATA0), md5("other", auth_env=ENV_WRONG), MODULE, PORT)
 
     with pytest.raises(ProbeSetupError, match="different keys"):
         asyncio.run(run())
+
+
+@needs_lab
+def test_two_keys_for_one_fast_path_v3_user_each_get_their_own_result(lab: Lab) -> None:
+    async def run() -> list[SnmpResult]:
+        async with SnmpEngine() as engine:
+            jobs = [(device(DATA0), v3(), MODULE), (device(DATA0), v3("o", auth_env=ENV_WRONG),
+                    MODULE), (device(DATA0), v3(), MODULE)]  # fmt: skip
+            return await engine.poll_many(jobs, PORT)
+
+    good, wrong, again = asyncio.run(run())
+    assert (good.failure, wrong.failure, again.failure) == (None, FailureReason.AUTH_FAILED, None)
+
+
+@needs_lab
+def test_v3_agent_reboot_resyncs_the_clock_without_spike_or_negative_rate(lab: Lab) -> None:
+    dev = device(DATA0)
+    tracker = RateTracker({LINK.id: LINK})
+
+    async def run() -> list[SnmpResult]:
+        results = []
+        async with SnmpEngine() as engine:
+            results.append(await engine.poll(dev, v3(), MODULE, PORT))
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(lab.stop_agent)  # snmpd saves engineBoots; +1 at start
+            await asyncio.to_thread(lab.send, lab.agent_ns, NOBODY_BEHIND_DATA1, 500)
+            await asyncio.to_thread(lab.start_agent)
+            for _ in range(2):
+                results.append(await engine.poll(dev, v3(), MODULE, PORT))
+                await asyncio.sleep(1.0)
+        return results
+
+    polls = asyncio.run(run())
+    assert [r.failure for r in polls] == [None, None, None]
+    # after the reboot: GETBULK -> notInTimeWindow report (new boots) -> GETBULK
+    assert [r.requests for r in polls] == [2, 2, 1]
+    before, after_restart, later = (tracker.update(dev, r)[LINK.id] for r in polls)
+    assert before.used_up_bps is None and before.failure is None
+    assert after_restart.failure is FailureReason.AGENT_RESTARTED
+    assert after_restart.used_up_bps is None and after_restart.used_down_bps is None
+    assert later.failure is None
+    assert later.used_up_bps is not None and 0 <= later.used_up_bps <= 8e6
 
 
 @needs_lab

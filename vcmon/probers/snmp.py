@@ -13,9 +13,11 @@ Where the time went, and what this module does instead (bench/RESULTS.md, "SNMP 
   and v3 requests go straight to the shared pysnmp engine's message dispatcher with the
   address, so a new target costs nothing.
 - pyasn1's generic BER decoder then cost ~15 ms of CPU per IF-MIB reply (80-90% of the
-  engine), ~6x snmp_exporter. v2c needs no security processing, so v2c GETBULK is encoded
-  and its reply decoded by the small codec at the end of this module, on one asyncio UDP
-  socket (`_V2cClient`); v3 keeps pysnmp for USM authentication and privacy.
+  engine), ~6x snmp_exporter, and ~25 ms per v3 exchange. So GETBULK is encoded and its
+  reply decoded by the small codec at the end of this module, on one asyncio UDP socket
+  (`_UdpClient`): v2c as is, v3 through usm.py (RFC 3414 USM with HMAC-SHA/SHA-2 and
+  AES-128). Only v3 credentials that `usm.supports()` rejects (MD5, DES, AES-192/256)
+  still go through pysnmp's engine.
 
 A target failure is a result (`SnmpResult.failure`), never an exception; malformed replies,
 replies from another host than asked and late replies are dropped and counted
@@ -36,7 +38,7 @@ import logging
 import socket
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -59,6 +61,7 @@ from vcmon.model import (
     SecretError,
     SnmpVersion,
 )
+from vcmon.probers import usm
 from vcmon.probers.counters import InterfaceSample, LinkRates, RateTracker, SnmpResult
 
 __all__ = [
@@ -154,25 +157,31 @@ class _Security:
     """bytes: pysnmp's tables key on OctetString, which hashes like bytes, not like str."""
     security_level: int
     community: bytes = field(default=b"", repr=False, compare=False)
-    """v2c only: sent by the engine's own codec (see _V2cClient); never in repr."""
+    """v2c only: sent by the engine's own codec (see _UdpClient); never in repr."""
+    usm: usm.UsmUser | None = field(default=None, repr=False, compare=False)
+    """v3 on the engine's own codec (usm.supports()); None: pysnmp's engine does it."""
 
 
 class SnmpEngine:
-    """One pysnmp engine (v3) and one UDP socket (v2c) for every device; an async context manager.
+    """One UDP socket (v2c, v3) and one pysnmp engine (other v3) for every device; an async
+    context manager.
 
-    `concurrency` bounds v2c requests in flight (also what keeps the socket's receive
+    `concurrency` bounds requests in flight on the socket (also what keeps its receive
     buffer from overflowing when thousands of agents answer at once); `v3_concurrency`
-    bounds v3 ones lower, because pysnmp spends ~25 ms of CPU on each v3 exchange and a
-    backlog of replies waiting for the CPU longer than the timeout would all time out.
+    bounds those through pysnmp lower, because pysnmp spends ~25 ms of CPU on each v3
+    exchange and a backlog of replies waiting for the CPU longer than the timeout would
+    all time out.
     """
 
     def __init__(self, *, concurrency: int = 200, v3_concurrency: int = 32) -> None:
         self._concurrency = concurrency
         self._engine: Any = None
         self._pysnmp_transport: Any = None
-        self._v2c: _V2cClient | None = None
+        self._client: _UdpClient | None = None
         self._semaphore = asyncio.Semaphore(concurrency)
         self._v3_semaphore = asyncio.Semaphore(min(concurrency, v3_concurrency))
+        self._agents: dict[tuple[str, int], usm.EngineState] = {}
+        """v3 agent address -> its engine ID and clock, learnt by discovery."""
         self._registered: dict[str, tuple[str, str, _Security]] = {}
         """key -> (auth name, digest of its secrets, how to address it); digest: rotation."""
         self._rows: dict[str, int] = {}
@@ -194,7 +203,7 @@ class SnmpEngine:
         self._engine = engine
         self._pysnmp_transport = transport
         loop = asyncio.get_running_loop()
-        _, self._v2c = await loop.create_datagram_endpoint(_V2cClient, sock=_udp_socket())
+        _, self._client = await loop.create_datagram_endpoint(_UdpClient, sock=_udp_socket())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -207,16 +216,18 @@ class SnmpEngine:
             await asyncio.sleep(0)
             self._engine.close_dispatcher()
             self._engine = None
-        if self._v2c is not None:
-            self._v2c.close()
-            self._v2c = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     def stats(self) -> dict[str, int]:
-        """Engine counters: requests, responses, polls, `failures_<reason>` per reason and
-        `ignored_datagrams` (malformed, unexpected or from the wrong host)."""
+        """Engine counters: requests, responses, polls, `failures_<reason>` per reason,
+        `ignored_datagrams` (malformed, unexpected or from the wrong host) and
+        `unauthenticated_datagrams` (v3 replies with a wrong digest, level or clock)."""
         out = {"requests": self._requests, "responses": self._responses, "polls": self._polls}
-        if self._v2c is not None:
-            out["ignored_datagrams"] = self._v2c.ignored
+        if self._client is not None:
+            out["ignored_datagrams"] = self._client.ignored
+            out["unauthenticated_datagrams"] = self._client.unauthenticated
         for reason in FailureReason:
             out[f"failures_{reason.value}"] = self._failures[reason]
         return out
@@ -285,10 +296,11 @@ class SnmpEngine:
     def _security(self, auth: Auth) -> _Security:
         """Register the auth's credential with pysnmp once (again if its secret changed).
 
-        v2c communities stay here (the v2c path has its own codec, see `_V2cClient`); v3
-        users are registered under `v3:<user name>`, because pysnmp's USM
-        clones a user's row per agent engine ID by user name: one engine holds one key set
-        per v3 user name, and two auths giving one user different keys are a setup error.
+        v2c communities and fast-path v3 users (`usm.supports`) stay here: the engine's own
+        codec uses them (see `_UdpClient`). Other v3 users are registered with pysnmp under
+        `v3:<user name>`, because pysnmp's USM clones a user's row per agent engine ID by
+        user name: one engine holds one key set per such user name, and two auths giving
+        one user different keys are a setup error.
         """
         try:
             secrets = _resolve(auth)
@@ -297,7 +309,8 @@ class SnmpEngine:
             raise _PollFailedError(FailureReason.SECRET_MISSING) from None
         digest = hashlib.sha256("\0".join(secrets).encode()).hexdigest()
         v2 = auth.version is SnmpVersion.V2C
-        key = f"v2c:{auth.name}" if v2 else f"v3:{auth.username}"
+        fast = not v2 and usm.supports(auth.auth_protocol, auth.priv_protocol)
+        key = f"v2c:{auth.name}" if v2 else f"usm:{auth.name}" if fast else f"v3:{auth.username}"
         known = self._registered.get(key)
         if known is not None and known[1] == digest:
             return known[2]
@@ -309,6 +322,8 @@ class SnmpEngine:
         if v2:
             name = f"vcmon-{auth.name}".encode()
             security = _Security(1, 2, name, _SECURITY_LEVEL["noAuthNoPriv"], secrets[0].encode())
+        elif fast:
+            security = _usm_security(auth, secrets)
         else:
             security = self._add_usm_user(auth, secrets, replace=known is not None)
         self._registered[key] = (auth.name, digest, security)
@@ -445,6 +460,8 @@ class SnmpEngine:
         """One GETBULK with retries; values become ints, strings, None or _END."""
         if target.security.mp_model == 1:
             return await self._request_v2c(target, scalars, columns, max_reps)
+        if target.security.usm is not None:
+            return await self._request_usm(target, target.security.usm, scalars, columns, max_reps)
         pdu = v2c.GetBulkRequestPDU()
         v2c.apiBulkPDU.set_defaults(pdu)
         v2c.apiBulkPDU.set_non_repeaters(pdu, len(scalars))
@@ -477,29 +494,97 @@ class SnmpEngine:
     async def _request_v2c(
         self, target: _Target, scalars: Sequence[Oid], columns: Sequence[Oid], max_reps: int
     ) -> list[tuple[Oid, int | str | None]]:
-        assert self._v2c is not None
-        varbinds = [*scalars, *columns]
+        community = target.security.community
+
+        def decode(data: bytes) -> tuple[int, Varbinds]:
+            return _decode_response(data, community)[1:]
+
         for attempt in range(target.module.retries + 1):
             request_id, message = _encode_getbulk(
-                target.security.community, len(scalars), max_reps, varbinds
+                community, len(scalars), max_reps, [*scalars, *columns]
             )
-            self._requests += 1
-            async with self._semaphore:
-                future = self._v2c.send(target.address, request_id, message)
-                try:
-                    async with asyncio.timeout(target.module.timeout_s):
-                        error_status, values = await future
-                        assert isinstance(values, list)
-                except TimeoutError:
-                    log.debug("snmp %s: timeout (try %d)", target.device, attempt + 1)
-                    continue
-                finally:
-                    self._v2c.forget(request_id)
+            reply = await self._exchange(target, request_id, message, decode)
+            if reply is None:
+                log.debug("snmp %s: timeout (try %d)", target.device, attempt + 1)
+                continue
             self._responses += 1
+            error_status, values = reply
             if error_status:
                 raise _PollFailedError(FailureReason.BAD_RESPONSE)
-            return values
+            return values  # type: ignore[no-any-return]
         raise _PollFailedError(FailureReason.TIMEOUT)
+
+    async def _request_usm(
+        self,
+        target: _Target,
+        user: usm.UsmUser,
+        scalars: Sequence[Oid],
+        columns: Sequence[Oid],
+        max_reps: int,
+    ) -> list[tuple[Oid, int | str | None]]:
+        """One v3 GETBULK on the engine's codec; discovers the agent's engine and clock first.
+
+        Discovery (unknown engine) and re-synchronisation (not in time window, e.g. after
+        the agent rebooted and its engineBoots went up) are steps, not retries.
+        """
+        agent = self._agents.setdefault(target.address, usm.EngineState())
+        timeouts = steps = 0
+        while True:
+            msg_id = _next_id()
+            discovering = not agent.engine_id
+            if discovering:
+                message = _encode_v3(None, agent, msg_id, _encode_pdu(_GET, msg_id, 0, 0, ()))
+            else:
+                pdu = _encode_pdu(_GETBULK, msg_id, len(scalars), max_reps, [*scalars, *columns])
+                message = _encode_v3(user, agent, msg_id, pdu)
+
+            def decode(data: bytes, expected: int = msg_id) -> _V3Reply:
+                return _decode_v3(data, user, agent, expected)
+
+            reply = await self._exchange(target, msg_id, message, decode)
+            if reply is None:
+                timeouts += 1
+                log.debug("snmp %s: timeout (try %d)", target.device, timeouts)
+                if timeouts > target.module.retries:
+                    raise _PollFailedError(FailureReason.TIMEOUT)
+                continue
+            assert isinstance(reply, _V3Reply)
+            if reply.report is None:
+                self._responses += 1
+                if reply.authenticated:
+                    agent.advance(reply.boots, reply.engine_time)
+                if reply.error_status:
+                    raise _PollFailedError(FailureReason.BAD_RESPONSE)
+                return reply.varbinds
+            log.debug("snmp %s: v3 report %s", target.device, reply.report)
+            if steps < _MAX_DISCOVERY_STEPS:
+                if reply.report == "unknown_engine_id" and reply.engine_id:
+                    steps += 1
+                    agent.learn(reply.engine_id, reply.boots, reply.engine_time)
+                    continue
+                if reply.report == "not_in_time_window" and reply.authenticated:
+                    steps += 1
+                    agent.learn(agent.engine_id, reply.boots, reply.engine_time)
+                    continue
+            if reply.report in usm.AUTH_REPORTS and not discovering:
+                raise _PollFailedError(FailureReason.AUTH_FAILED)
+            raise _PollFailedError(FailureReason.BAD_RESPONSE)
+
+    async def _exchange(
+        self, target: _Target, key: int, message: bytes, decode: Callable[[bytes], Any]
+    ) -> Any:
+        """Send one message on the shared socket; the decoded reply, or None on timeout."""
+        assert self._client is not None
+        self._requests += 1
+        async with self._semaphore:
+            future = self._client.send(target.address, key, message, decode)
+            try:
+                async with asyncio.timeout(target.module.timeout_s):
+                    return await future
+            except TimeoutError:
+                return None
+            finally:
+                self._client.forget(key)
 
     async def _send_once(self, target: _Target, pdu: Any) -> tuple[Any, Any]:
         """Send one request through the engine's dispatcher; (errorIndication, response PDU)."""
@@ -554,6 +639,19 @@ class _End:
 
 
 _END: Any = _End()
+
+
+def _usm_security(auth: Auth, secrets: list[str]) -> _Security:
+    """A fast-path v3 credential: its password-to-key hashes run here, once per secret."""
+    assert auth.username is not None  # checked by _resolve
+    try:
+        user = usm.UsmUser.create(
+            auth.username, auth.auth_protocol, secrets[0], auth.priv_protocol, secrets[1]
+        )
+    except ValueError:
+        raise ProbeSetupError(f"auth {auth.name!r}: an empty v3 key") from None
+    level = ("noAuthNoPriv", "authNoPriv", "", "authPriv")[user.flags]
+    return _Security(3, 3, auth.username.encode(), _SECURITY_LEVEL[level], usm=user)
 
 
 @contextlib.contextmanager
@@ -628,26 +726,38 @@ def _resolve(auth: Auth) -> list[str]:
     return [auth_key, priv_key]
 
 
-# --- v2c: a small BER codec of exactly the messages the engine sends and expects ----------
+# --- a small BER codec of exactly the messages the engine sends and expects ---------------
 #
 # pysnmp decodes every message with pyasn1's generic BER decoder: profiled on 2,000 agents
 # it cost ~8 ms of CPU per 82-varbind IF-MIB response, 80-90% of the engine's CPU and ~6x
-# snmp_exporter's per cycle. v2c has no security processing, so the engine encodes GETBULK
-# and decodes GetResponse itself (~0.3 ms); v3 keeps pysnmp for USM authentication and
-# privacy. Anything unexpected in a datagram makes it ignored (and counted), never raised.
+# snmp_exporter's per cycle. So the engine encodes GETBULK and decodes GetResponse itself
+# (~0.3 ms): v2c as is, v3 wrapped by the User-based Security Model of usm.py (HMAC, AES).
+# Anything unexpected in a datagram makes it ignored (and counted), never raised.
 
 _SEQUENCE, _INTEGER, _OCTETS, _NULL, _OID = 0x30, 0x02, 0x04, 0x05, 0x06
-_GETBULK, _RESPONSE = 0xA5, 0xA2
+_GET, _GETBULK, _RESPONSE, _REPORT = 0xA0, 0xA5, 0xA2, 0xA8
 _UNSIGNED_TAGS = frozenset((0x41, 0x42, 0x43, 0x46))  # Counter32 Gauge32 TimeTicks Counter64
 _END_TAGS = frozenset((0x80, 0x82))  # noSuchObject, endOfMibView
 _NO_SUCH_INSTANCE = 0x81
 _IPADDRESS = 0x40
-_V2C_VERSION = 1
-_request_ids = itertools.count(1)
+_V2C_VERSION, _V3_VERSION = 1, 3
+_USM_MODEL = 3
+_FLAG_AUTH, _FLAG_PRIV, _FLAG_REPORTABLE = 1, 2, 4
+_MAX_MESSAGE_BYTES = 65507
+_ids = itertools.count(1)
+
+
+def _next_id() -> int:
+    """Request ids and v3 msgIDs come from one counter: one id names one pending request."""
+    return next(_ids) % 0x7FFFFFFF or 1
 
 
 class _MalformedError(ValueError):
-    """A datagram that is not a well-formed v2c response."""
+    """A datagram that is not a well-formed reply to what was asked."""
+
+
+class _UnauthenticatedError(_MalformedError):
+    """A v3 reply whose digest, engine or clock does not check out (counted apart)."""
 
 
 def _ber_length(n: int) -> bytes:
@@ -677,6 +787,13 @@ def _ber_oid(oid: Oid) -> bytes:
     return _tlv(_OID, bytes(body))
 
 
+def _encode_pdu(tag: int, request_id: int, a: int, b: int, oids: Sequence[Oid]) -> bytes:
+    """A PDU asking for `oids` (values NULL); a, b: error status/index or GETBULK's two."""
+    varbinds = b"".join(_tlv(_SEQUENCE, _ber_oid(oid) + b"\x05\x00") for oid in oids)
+    header = _ber_int(request_id) + _ber_int(a) + _ber_int(b)
+    return _tlv(tag, header + _tlv(_SEQUENCE, varbinds))
+
+
 def _encode_getbulk(
     community: bytes, non_repeaters: int, max_reps: int, oids: Sequence[Oid]
 ) -> tuple[int, bytes]:
@@ -686,11 +803,39 @@ def _encode_getbulk(
     >>> _community_of(msg), msg[-14:].hex()  # ends with varbind sysUpTime.0 = NULL
     (b'c', '300c06082b060102010103000500')
     """
-    request_id = next(_request_ids) % 0x7FFFFFFF or 1
-    varbinds = b"".join(_tlv(_SEQUENCE, _ber_oid(oid) + b"\x05\x00") for oid in oids)
-    pdu = _ber_int(request_id) + _ber_int(non_repeaters) + _ber_int(max_reps)
-    pdu = _tlv(_GETBULK, pdu + _tlv(_SEQUENCE, varbinds))
+    request_id = _next_id()
+    pdu = _encode_pdu(_GETBULK, request_id, non_repeaters, max_reps, oids)
     return request_id, _tlv(_SEQUENCE, _ber_int(_V2C_VERSION) + _tlv(_OCTETS, community) + pdu)
+
+
+def _encode_v3(user: usm.UsmUser | None, agent: usm.EngineState, msg_id: int, pdu: bytes) -> bytes:
+    """A v3 message (RFC 3412 6, RFC 3414 2.4) carrying `pdu`, signed and encrypted as the
+    user's level says; user None: the discovery probe (no engine ID, no user, no auth)."""
+    scoped = _tlv(_SEQUENCE, _tlv(_OCTETS, agent.engine_id) + _tlv(_OCTETS, b"") + pdu)
+    engine_id, boots, engine_time, name, digest_bytes, salt = b"", 0, 0, b"", 0, b""
+    flags, keys = _FLAG_REPORTABLE, (b"", b"")
+    if user is not None:
+        engine_id, name, digest_bytes = agent.engine_id, user.name, user.digest_bytes
+        boots, engine_time = agent.clock()
+        flags |= user.flags
+        if user.hash_name is not None:
+            keys = user.keys(engine_id)
+        if user.privacy:
+            salt = user.next_salt()
+            box = usm.aes_cfb(keys[1], boots, engine_time, salt, scoped, encrypt=True)
+            scoped = _tlv(_OCTETS, box)
+    header = _ber_int(msg_id) + _ber_int(_MAX_MESSAGE_BYTES)
+    header += _tlv(_OCTETS, bytes((flags,))) + _ber_int(_USM_MODEL)
+    salt_tlv = _tlv(_OCTETS, salt)
+    params = _tlv(_OCTETS, engine_id) + _ber_int(boots) + _ber_int(engine_time)
+    params += _tlv(_OCTETS, name) + _tlv(_OCTETS, bytes(digest_bytes)) + salt_tlv
+    body = _ber_int(_V3_VERSION) + _tlv(_SEQUENCE, header)
+    message = _tlv(_SEQUENCE, body + _tlv(_OCTETS, _tlv(_SEQUENCE, params)) + scoped)
+    if user is not None and user.hash_name is not None:
+        # the digest is computed over the message with its own place zeroed (RFC 3414 6.3.1)
+        end = len(message) - len(scoped) - len(salt_tlv)
+        message = message[: end - digest_bytes] + user.sign(keys[0], message) + message[end:]
+    return message
 
 
 def _read(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
@@ -708,6 +853,21 @@ def _read(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
     if pos + length > end:
         raise _MalformedError("truncated")
     return tag, pos, pos + length
+
+
+def _read_int(data: bytes, pos: int, end: int) -> tuple[int, int]:
+    """(value, position after) of the INTEGER at `pos`."""
+    tag, start, stop = _read(data, pos, end)
+    if tag != _INTEGER or start == stop:
+        raise _MalformedError("not an INTEGER")
+    return int.from_bytes(data[start:stop], "big", signed=True), stop
+
+
+def _read_octets(data: bytes, pos: int, end: int) -> tuple[bytes, int]:
+    tag, start, stop = _read(data, pos, end)
+    if tag != _OCTETS:
+        raise _MalformedError("not an OCTET STRING")
+    return data[start:stop], stop
 
 
 def _decode_oid(body: bytes) -> Oid:
@@ -740,34 +900,17 @@ def _decode_value(tag: int, body: bytes) -> int | str | None:
     return None  # noSuchInstance, NULL, Opaque: no usable value
 
 
-def _decode_response(
-    data: bytes, community: bytes
-) -> tuple[int, int, list[tuple[Oid, int | str | None]]]:
-    """(request id, error status, varbinds) of a v2c GetResponse for `community`.
+Varbinds = list[tuple[Oid, int | str | None]]
 
-    >>> body = bytes.fromhex("3023020101040163a21b0201070201000201003010300e0608"
-    ...                      "2b06010201010300430204d2")
-    >>> _decode_response(body, b"c")
-    (7, 0, [((1, 3, 6, 1, 2, 1, 1, 3, 0), 1234)])
-    """
-    tag, pos, end = _read(data, 0, len(data))
-    if tag != _SEQUENCE or end != len(data):
-        raise _MalformedError("not a message")
-    tag, start, pos = _read(data, pos, end)
-    if tag != _INTEGER or data[start:pos] != b"\x01":
-        raise _MalformedError("not v2c")
-    tag, start, pos = _read(data, pos, end)
-    if tag != _OCTETS or data[start:pos] != community:
-        raise _MalformedError("other community")
-    tag, pos, end = _read(data, pos, end)
-    if tag != _RESPONSE:
+
+def _decode_pdu(data: bytes, pos: int, end: int) -> tuple[int, int, int, Varbinds]:
+    """(PDU tag, request id, error status, varbinds) of the PDU at `pos`."""
+    pdu_tag, pos, end = _read(data, pos, end)
+    if pdu_tag not in (_RESPONSE, _REPORT):
         raise _MalformedError("not a response")
-    fields = []
-    for _ in range(3):
-        tag, start, pos = _read(data, pos, end)
-        if tag != _INTEGER:
-            raise _MalformedError("bad PDU header")
-        fields.append(int.from_bytes(data[start:pos], "big", signed=True))
+    request_id, pos = _read_int(data, pos, end)
+    error_status, pos = _read_int(data, pos, end)
+    _, pos = _read_int(data, pos, end)
     tag, pos, end = _read(data, pos, end)
     if tag != _SEQUENCE:
         raise _MalformedError("no varbind list")
@@ -782,47 +925,161 @@ def _decode_response(
         tag, value_start, value_end = _read(data, name_end, pos)
         oid = _decode_oid(data[name_start:name_end])
         varbinds.append((oid, _decode_value(tag, data[value_start:value_end])))
-    return fields[0], fields[1], varbinds
+    return pdu_tag, request_id, error_status, varbinds
 
 
-class _V2cClient(asyncio.DatagramProtocol):
-    """One UDP socket for every v2c target; replies matched by request id, address, community."""
+def _decode_response(data: bytes, community: bytes) -> tuple[int, int, Varbinds]:
+    """(request id, error status, varbinds) of a v2c GetResponse for `community`.
+
+    >>> body = bytes.fromhex("3023020101040163a21b0201070201000201003010300e0608"
+    ...                      "2b06010201010300430204d2")
+    >>> _decode_response(body, b"c")
+    (7, 0, [((1, 3, 6, 1, 2, 1, 1, 3, 0), 1234)])
+    """
+    tag, pos, end = _read(data, 0, len(data))
+    if tag != _SEQUENCE or end != len(data):
+        raise _MalformedError("not a message")
+    version, pos = _read_int(data, pos, end)
+    if version != _V2C_VERSION:
+        raise _MalformedError("not v2c")
+    got, pos = _read_octets(data, pos, end)
+    if got != community:
+        raise _MalformedError("other community")
+    if data[pos] != _RESPONSE:
+        raise _MalformedError("not a response")
+    _, request_id, error_status, varbinds = _decode_pdu(data, pos, end)
+    return request_id, error_status, varbinds
+
+
+@dataclass(frozen=True, slots=True)
+class _V3Reply:
+    """A v3 Response or Report, decoded and checked against the user and the agent's clock."""
+
+    report: str | None
+    """None for a Response; else what usmStats counter the agent reported (usm.REPORT_OIDS)."""
+    authenticated: bool
+    engine_id: bytes
+    boots: int
+    engine_time: int
+    error_status: int = 0
+    varbinds: Varbinds = field(default_factory=list)
+
+
+def _decode_v3(data: bytes, user: usm.UsmUser, agent: usm.EngineState, request_id: int
+               ) -> _V3Reply:  # fmt: skip
+    """Check and open a v3 reply to `request_id` (RFC 3412 7.2, RFC 3414 3.2).
+
+    A Response must carry the user's level, a good digest from the agent's engine and a
+    clock within the window; an unauthenticated Report is accepted (an agent cannot sign
+    'wrong digest' or 'unknown engine'), as the RFCs say, matched by msgID and source.
+    """
+    tag, pos, end = _read(data, 0, len(data))
+    if tag != _SEQUENCE or end != len(data):
+        raise _MalformedError("not a message")
+    version, pos = _read_int(data, pos, end)
+    tag, header, pos = _read(data, pos, end)
+    if version != _V3_VERSION or tag != _SEQUENCE:
+        raise _MalformedError("not v3")
+    _, header = _read_int(data, header, pos)  # msgID: matched before decoding
+    _, header = _read_int(data, header, pos)
+    flags, header = _read_octets(data, header, pos)
+    model, _ = _read_int(data, header, pos)
+    if len(flags) != 1 or model != _USM_MODEL:
+        raise _MalformedError("not USM")
+    tag, params, pos = _read(data, pos, end)
+    tag, params, params_end = _read(data, params, pos)
+    if tag != _SEQUENCE:
+        raise _MalformedError("bad security parameters")
+    engine_id, params = _read_octets(data, params, params_end)
+    boots, params = _read_int(data, params, params_end)
+    engine_time, params = _read_int(data, params, params_end)
+    name, params = _read_octets(data, params, params_end)
+    tag, digest_start, digest_end = _read(data, params, params_end)
+    salt, _ = _read_octets(data, digest_end, params_end)
+    authenticated = bool(flags[0] & _FLAG_AUTH)
+    if authenticated:
+        if user.hash_name is None or name != user.name or engine_id != agent.engine_id:
+            raise _UnauthenticatedError("digest for another user or engine")
+        keys = user.keys(engine_id)
+        zeroed = data[:digest_start] + bytes(digest_end - digest_start) + data[digest_end:]
+        if not user.verify(keys[0], zeroed, data[digest_start:digest_end]):
+            raise _UnauthenticatedError("wrong digest")
+        if flags[0] & _FLAG_PRIV:
+            if not user.privacy or len(salt) != usm.SALT_BYTES:
+                raise _MalformedError("privacy not as asked")
+            box, _ = _read_octets(data, pos, end)
+            data = usm.aes_cfb(keys[1], boots, engine_time, salt, box, encrypt=False)
+            pos, end = 0, len(data)
+    elif flags[0] & _FLAG_PRIV:
+        raise _MalformedError("privacy without authentication")
+    tag, pos, end = _read(data, pos, end)
+    if tag != _SEQUENCE:
+        raise _MalformedError("not a scoped PDU")
+    _, pos = _read_octets(data, pos, end)
+    _, pos = _read_octets(data, pos, end)
+    tag, got_id, error_status, varbinds = _decode_pdu(data, pos, end)
+    if tag == _REPORT:
+        oid = varbinds[0][0] if varbinds else ()
+        report = usm.REPORT_OIDS.get(oid, "other")
+        return _V3Reply(report, authenticated, engine_id, boots, engine_time)
+    if got_id != request_id:
+        raise _MalformedError("other request")
+    if flags[0] & user.flags != user.flags:
+        raise _UnauthenticatedError("response below the user's security level")
+    if authenticated and not agent.in_window(boots, engine_time):
+        raise _UnauthenticatedError("outside the time window: a replay")
+    return _V3Reply(None, authenticated, engine_id, boots, engine_time, error_status, varbinds)
+
+
+_Pending = tuple[tuple[str, int], Callable[[bytes], Any], "asyncio.Future[Any]"]
+"""(address asked, how to open its reply, where the reply goes)."""
+
+
+class _UdpClient(asyncio.DatagramProtocol):
+    """One UDP socket for every v2c and fast-path v3 target.
+
+    Replies are matched by request id (v2c) or msgID (v3) and by source address, then opened
+    by the decoder the request registered (community check, or USM digest and decryption).
+    """
 
     def __init__(self) -> None:
         self.transport: asyncio.DatagramTransport | None = None
-        self.pending: dict[int, tuple[tuple[str, int], bytes, asyncio.Future[Any]]] = {}
+        self.pending: dict[int, _Pending] = {}
         self.ignored = 0
+        self.unauthenticated = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def send(
-        self, address: tuple[str, int], request_id: int, message: bytes
+        self, address: tuple[str, int], key: int, message: bytes, decode: Callable[[bytes], Any]
     ) -> asyncio.Future[Any]:
-        # the message embeds the community: only the request id travels with the future
-        community = _community_of(message)
+        """Send; the future gets decode(reply) for the first reply that decodes."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.pending[request_id] = (address, community, future)
+        self.pending[key] = (address, decode, future)
         assert self.transport is not None
         self.transport.sendto(message, address)
         return future
 
-    def forget(self, request_id: int) -> None:
-        self.pending.pop(request_id, None)
+    def forget(self, key: int) -> None:
+        self.pending.pop(key, None)
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        request_id = _peek_request_id(data)
-        waiting = self.pending.get(request_id) if request_id is not None else None
+        key = _peek_id(data)
+        waiting = self.pending.get(key) if key is not None else None
         if waiting is None or (addr[0], addr[1]) != waiting[0]:
             self.ignored += 1  # unexpected, late, or from another host than asked
             return
         try:
-            _, error_status, varbinds = _decode_response(data, waiting[1])
+            decoded = waiting[1](data)
+        except _UnauthenticatedError:
+            self.unauthenticated += 1
+            return
         except (_MalformedError, IndexError, ValueError):
             self.ignored += 1
             return
         if not waiting[2].done():
-            waiting[2].set_result((error_status, varbinds))
+            waiting[2].set_result(decoded)
 
     def close(self) -> None:
         if self.transport is not None:
@@ -859,14 +1116,16 @@ def _community_of(message: bytes) -> bytes:
     return message[start:stop]
 
 
-def _peek_request_id(data: bytes) -> int | None:
-    """The request id of a v2c response, without decoding the rest (cheap rejection)."""
+def _peek_id(data: bytes) -> int | None:
+    """The request id of a v2c reply or the msgID of a v3 one, without decoding the rest."""
     try:
         _, pos, end = _read(data, 0, len(data))
-        _, _, pos = _read(data, pos, end)
-        _, _, pos = _read(data, pos, end)
-        _, pos, end = _read(data, pos, end)
-        tag, start, stop = _read(data, pos, end)
+        version, pos = _read_int(data, pos, end)
+        if version == _V3_VERSION:
+            _, pos, end = _read(data, pos, end)  # msgGlobalData
+        else:
+            _, _, pos = _read(data, pos, end)  # community
+            _, pos, end = _read(data, pos, end)  # PDU
+        return _read_int(data, pos, end)[0]
     except _MalformedError:
         return None
-    return int.from_bytes(data[start:stop], "big", signed=True) if tag == _INTEGER else None
