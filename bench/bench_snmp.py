@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -167,10 +168,16 @@ async def bench_vcmon(
                              proc_cpu(agent_pid) - agent0,
                              sum(r.failure is None for r in results),
                              engine.stats()["requests"] - requests0))  # fmt: skip
+            failures = Counter(r.failure.value for r in results if r.failure is not None)
+            if failures:
+                print(f"  vcmon cycle {cycle + 1} failures: {dict(failures)}")
             if profiler:
                 text = io.StringIO()
                 pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(18)
                 print(f"--- vcmon cycle {cycle + 1} profile ---\n{text.getvalue()}")
+        stats = engine.stats()
+        print("  vcmon engine: " + ", ".join(f"{k} {v}" for k, v in stats.items()
+                                             if v and not k.startswith("failures_")))  # fmt: skip
     return startup, out
 
 
