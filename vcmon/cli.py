@@ -269,12 +269,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             + [m.measured_at for m in measurements.links.values()],
             default=0.0,
         )
-    loads_by_profile = {
-        name: topology.conference_load(
-            graph, routes, topology.Scenario(sites, inv.profiles[name], topo, cascade_at)
-        )
-        for name in profiles
-    }
+    scenario = topology.Scenario(sites, inv.profiles[profiles[0]], topo, cascade_at)
+    loads_by_profile = topology.conference_loads(
+        graph, routes, scenario, [inv.profiles[name] for name in profiles]
+    )
     verdicts = readiness.assess(
         inv,
         graph,
@@ -317,24 +315,33 @@ def _analysis_dict(
 ) -> dict[str, Any]:
     sites_out = []
     counts = {p: {v.value: 0 for v in Verdict} for p in profiles}
+    shared: dict[int, dict[str, Any]] = {}  # a reason many sites share is converted once
+    plain: dict[tuple[Any, ...], dict[str, Any]] = {}  # so is a verdict without reasons
     for code, site in inv.sites.items():
         sr = verdicts.get(code)
         if sr is None:
             continue
-        entry: dict[str, Any] = {
-            "code": code,
-            "name": site.name,
-            "level": site.level.value,
-            "district": site.district,
-            "joins": code in joining,
-            "best_profile": sr.best_profile,
-            "profiles": {},
-        }
+        forms: dict[str, Any] = {}
         for p in profiles:
             pv = sr.verdicts[p]
-            counts[p][pv.verdict.value] += 1
-            entry["profiles"][p] = pv.as_dict()
-        sites_out.append(entry)
+            counts[p][pv.verdict] += 1  # a StrEnum member finds its value's key
+            if pv.reasons:
+                forms[p] = pv.as_dict(shared)
+                continue
+            key = (pv.verdict, pv.basis, pv.root_cause, pv.root)
+            form = plain.get(key)
+            forms[p] = form if form is not None else plain.setdefault(key, pv.as_dict())
+        sites_out.append(
+            {
+                "code": code,
+                "name": site.name,
+                "level": site.level.value,
+                "district": site.district,
+                "joins": code in joining,
+                "best_profile": sr.best_profile,
+                "profiles": forms,
+            }
+        )
     links_out = []
     for link_id, ld in loads.items():
         link = inv.links[link_id]
