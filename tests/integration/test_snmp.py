@@ -50,7 +50,7 @@ from vcmon.model import (
     SecretRef,
     SnmpVersion,
 )
-from vcmon.probers import snmp
+from vcmon.probers import snmp, usm
 from vcmon.probers.snmp import RateTracker, SnmpEngine, SnmpResult
 
 
@@ -490,21 +490,107 @@ def test_secrets_appear_in_no_log_result_repr_or_stat(
     lab: Lab, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    auths = [v2c(), v2c("wrong", ENV_WRONG), v3(), v3("bad", "vcmon", ENV_WRONG)]
+    auths = [v2c(), v2c("wrong", ENV_WRONG), v3(), v3("bad", "vcmon", ENV_WRONG),
+             v3("badpriv", priv_env=ENV_WRONG), v3("256", "vcmon256", auth_protocol="sha256"),
+             md5(), md5("badmd5", ENV_WRONG)]  # fmt: skip
     texts: list[str] = []
+    engine_ids: set[bytes] = set()
 
     async def run() -> None:
-        for auth in auths:  # one engine each: 'bad' reuses user vcmon with another key
+        for auth in auths:  # one engine each: pysnmp's path holds one key set per user
             async with SnmpEngine() as engine:
                 result = await engine.poll(device(DATA0), auth, MODULE, PORT)
                 texts.extend([repr(result), str(result), repr(engine), str(engine.stats())])
-                texts.append(repr(auth))
+                texts.extend([repr(auth), repr(engine.__dict__)])  # incl. the fast path's users
+                engine_ids.update(agent.engine_id for agent in engine._agents.values())
 
     asyncio.run(run())
     everything = "\n".join([*texts, caplog.text])
     assert "auth_failed" in everything and "timeout" in everything  # failures were logged
-    for value in lab.secrets.values():
+    assert "v3 report wrong_digest" in everything  # the fast path's debug lines are in
+    assert engine_ids, "the fast path discovered the agent"
+    keys = set(lab.secrets.values())
+    for password in (lab.secrets["auth"], lab.secrets["priv"], lab.secrets["wrong"]):
+        for protocol in ("sha1", "sha256"):
+            master = usm.password_to_key(password.encode(), protocol)
+            local = [usm.localize_key(master, e, protocol) for e in engine_ids]
+            for key in (master, *local, *(k[:16] for k in local)):
+                keys.update({key.hex(), repr(key), repr(key)[2:-1]})
+    for value in keys:
         assert value not in everything
+
+
+class TamperingRelay(asyncio.DatagramProtocol):
+    """A loopback relay in front of the lab snmpd that forges each IF-MIB reply: one byte of
+    the encrypted part flipped (what a spoofer without the key can do at best)."""
+
+    def __init__(self, forward_real: bool) -> None:
+        self.forward_real = forward_real
+        self.transport: asyncio.DatagramTransport | None = None
+        self.upstream: asyncio.DatagramTransport | None = None
+        self.client: tuple[str, int] | None = None
+        self.forged = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.client = addr
+        assert self.upstream is not None
+        self.upstream.sendto(data)
+
+    def reply(self, data: bytes) -> None:
+        assert self.transport is not None and self.client is not None
+        if len(data) > 300:  # an IF-MIB response; discovery reports are ~100 bytes
+            forged = bytearray(data)
+            forged[-20] ^= 0x01
+            self.transport.sendto(bytes(forged), self.client)
+            self.forged += 1
+            if not self.forward_real:
+                return
+        self.transport.sendto(data, self.client)
+
+
+class Upstream(asyncio.DatagramProtocol):
+    def __init__(self, relay: TamperingRelay) -> None:
+        self.relay = relay
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.relay.reply(data)
+
+
+@needs_lab
+@pytest.mark.parametrize("forward_real", [True, False], ids=["forged_first", "forged_only"])
+def test_forged_v3_reply_is_counted_and_dropped_without_poisoning_another_agent(
+    lab: Lab, forward_real: bool
+) -> None:
+    async def run() -> tuple[list[SnmpResult], dict[str, int], int]:
+        loop = asyncio.get_running_loop()
+        relay = TamperingRelay(forward_real)
+        listen, _ = await loop.create_datagram_endpoint(lambda: relay, local_addr=("127.0.0.1", 0))
+        relay.upstream, _ = await loop.create_datagram_endpoint(
+            lambda: Upstream(relay), remote_addr=(AGENT_IP, PORT)
+        )
+        port = listen.get_extra_info("sockname")[1]
+        try:
+            async with SnmpEngine() as engine:
+                relayed = Device("relayed", "agent", "127.0.0.1", (), None, (DATA0,))
+                direct = engine.poll(device(DATA0), v3(), MODULE, PORT)
+                results = await asyncio.gather(engine.poll(relayed, v3(), MODULE, port), direct)
+                return list(results), engine.stats(), relay.forged
+        finally:
+            listen.close()
+            relay.upstream.close()
+
+    (relayed, direct), stats, forged = asyncio.run(run())
+    assert direct.failure is None and direct.sample(LINK.id) is not None
+    assert stats["unauthenticated_datagrams"] == forged >= 1
+    if forward_real:
+        assert relayed.failure is None and relayed.sample(LINK.id) is not None
+    else:
+        # (requests counts the whole engine's: the direct poll runs at the same time)
+        assert relayed.failure is FailureReason.TIMEOUT and forged == 2  # one try, one retry
+        assert 1.9 <= relayed.duration_s < 3.0
 
 
 # --- a fake agent on loopback: replies a real agent would not send ----------------------
@@ -677,8 +763,9 @@ def test_pysnmp_debug_output_does_not_carry_v3_keys(lab: Lab) -> None:
     lines: list[str] = []
     pysnmp_debug.set_logger(pysnmp_debug.Debug("all", printer=lines.append))
     try:
-        assert poll(device(DATA0), v3()).failure is None
-        assert poll(device(DATA0), v3("bad", auth_env=ENV_WRONG)).failure is not None
+        # MD5: a user on pysnmp's path (the fast path never calls pysnmp)
+        assert poll(device(DATA0), md5()).failure is None
+        assert poll(device(DATA0), md5("bad", auth_env=ENV_WRONG)).failure is not None
     finally:
         pysnmp_debug.set_logger(0)
     dump = "\n".join(lines)
