@@ -365,12 +365,12 @@ class Spof:
 def spofs(graph: nx.Graph, bridge: str) -> list[Spof]:
     """Single points of failure of the bridge's component, most sites cut off first.
 
-    Articulation points and bridges come from one networkx biconnected-components pass (a
-    bridge is a one-edge block; an articulation point sits in several blocks); the sites each
-    cuts off come from one dominator tree rooted at the bridge (a site dominates exactly the
-    sites that lose every path when it fails; a bridge link cuts off its far end and what that
-    end dominates). The bridge site itself is not listed: everything depends on it by
-    definition. An edge of parallel links is not a SPOF.
+    All from one dominator tree rooted at the bridge (networkx): a site dominates exactly the
+    sites that lose every path when it fails, so the sites that dominate any are the SPOF
+    sites. A link whose far end's dominator subtree has no other edge out of it is a bridge:
+    it cuts off that subtree. Edges out of each subtree are counted in one pass, leaves first,
+    as its degree sum minus twice the edges inside it. The bridge site itself is not listed:
+    everything depends on it by definition. An edge of parallel links is not a SPOF.
 
     >>> g = build_graph(_example_inventory(backup=True))   # adds a backup link B-P
     >>> [(s.kind, s.id, s.cut_off) for s in spofs(g, "P")]   # link P-D is no longer one
@@ -379,38 +379,49 @@ def spofs(graph: nx.Graph, bridge: str) -> list[Spof]:
     if bridge not in graph:
         raise ValueError(f"bridge {bridge!r} is not a site of the graph")
     idom = nx.immediate_dominators(graph.to_directed(as_view=True), bridge)
+    idom.pop(bridge, None)  # networkx < 3.5 maps the start node to itself
     children: dict[str, list[str]] = defaultdict(list)
     for node, parent in idom.items():
-        if node != parent:  # networkx < 3.5 maps the start node to itself
-            children[parent].append(node)
+        children[parent].append(node)
+    order, depth = [bridge], {bridge: 0}
+    for node in order:  # breadth first: parents before children
+        for child in children.get(node, ()):
+            depth[child] = depth[node] + 1
+            order.append(child)
 
-    def dominated(root: str) -> list[str]:
-        found, stack = [], list(children.get(root, ()))
-        while stack:
-            node = stack.pop()
-            found.append(node)
-            stack.extend(children.get(node, ()))
-        return found
+    # Edges leaving each dominator subtree: its degree sum minus twice the edges inside it (an
+    # edge is inside the subtrees of its ends' lowest common ancestor and of that one's own).
+    leaving = dict.fromkeys(order, 0)
+    uplink: dict[str, tuple[Link, ...]] = {}  # the edge from a site to its dominator, if any
+    for u, v, links in graph.edges(order, data="links"):
+        leaving[u] += 1
+        leaving[v] += 1
+        if idom.get(u) == v:
+            uplink[u] = links
+        elif idom.get(v) == u:
+            uplink[v] = links
+        a, b = u, v  # walk up to their lowest common dominator
+        while a != b:
+            if depth[a] < depth[b]:
+                a, b = b, a
+            a = idom[a]
+        leaving[a] -= 2
+    below: dict[str, list[str]] = {}  # each site's dominated sites
+    for node in reversed(order):
+        found: list[str] = []
+        for child in children.get(node, ()):
+            leaving[node] += leaving[child]
+            found.append(child)
+            found.extend(below[child])
+        below[node] = found
 
     result: list[Spof] = []
-    blocks_of: dict[str, int] = defaultdict(int)
-    for block in nx.biconnected_component_edges(graph):
-        if block[0][0] not in idom and block[0][0] != bridge:
-            continue  # a component with no path to the bridge: nothing more to lose
-        nodes = {n for edge in block for n in edge}
-        for n in nodes:
-            blocks_of[n] += 1
-        if len(block) == 1:
-            u, v = block[0]
-            data = graph.edges[u, v]
-            if len(data["links"]) == 1:
-                # Every path to the far end crosses this edge, so the near end dominates it.
-                far = v if idom.get(v) == u else u
-                cut = tuple(sorted([far, *dominated(far)]))
-                result.append(Spof("link", data["link"].id, cut))
-    for node, count in blocks_of.items():
-        if count > 1 and node != bridge:
-            result.append(Spof("site", node, tuple(sorted(dominated(node)))))
+    for node in order[1:]:
+        if below[node]:
+            result.append(Spof("site", node, tuple(sorted(below[node]))))
+        links = uplink.get(node, ())
+        if leaving[node] == 1 and len(links) == 1:
+            result.append(Spof("link", links[0].id, tuple(sorted([node, *below[node]]))))
     result.sort(key=lambda s: (-len(s.cut_off), s.kind, s.id))
     return result
 

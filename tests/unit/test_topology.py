@@ -437,3 +437,37 @@ def test_site_cut_off_counts_sites_behind_a_ring_below_it() -> None:
         ],
     )
     assert spof_table(inv) == [("link", "P-D", ("A", "B", "D")), ("site", "D", ("A", "B"))]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_spofs_agree_with_removing_each_site_and_link_by_brute_force(seed: int) -> None:
+    import random
+
+    import networkx as nx
+
+    rnd = random.Random(seed)
+    codes = ["P", *(f"S{i}" for i in range(1, rnd.randint(2, 30)))]
+    links: list[tuple[str, str, str, float, float]] = []
+    for i, code in enumerate(codes[1:], start=1):
+        if rnd.random() < 0.9:  # a few sites stay cut off from the start
+            links.append((f"L{len(links)}", code, codes[rnd.randrange(i)], M, M))
+    for _ in range(rnd.randint(0, len(codes))):  # rings, cross links, parallel links
+        a, b = rnd.sample(codes, 2)
+        links.append((f"L{len(links)}", a, b, M, M))
+    inv = inventory({c: (None if c == "P" else "P", 1) for c in codes}, links)
+    graph = build_graph(inv)
+    reach = nx.node_connected_component(graph, "P")
+
+    expected = []
+    for code in reach - {"P"}:
+        without = graph.subgraph(set(graph) - {code})
+        cut = reach - {code} - nx.node_connected_component(without, "P")
+        if cut:
+            expected.append(("site", code, tuple(sorted(cut))))
+    for u, v, data in graph.edges(data=True):
+        if u in reach and len(data["links"]) == 1:
+            without = nx.restricted_view(graph, [], [(u, v)])
+            cut = reach - nx.node_connected_component(without, "P")
+            if cut:
+                expected.append(("link", data["link"].id, tuple(sorted(cut))))
+    assert sorted(spof_table(inv)) == sorted(expected)
