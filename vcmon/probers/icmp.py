@@ -91,7 +91,9 @@ _HDR = struct.Struct("!HHH")  # checksum, identifier, sequence at offset 2
 _ID_SEQ = struct.Struct("!HH")
 _MSG_TRUNC = int(socket.MSG_TRUNC)  # a plain int: IntFlag's & costs microseconds per packet
 _READ_BUDGET = 512  # datagrams per reader callback: a flood cannot starve the sender
+_time_ns = time.time_ns  # bound once: read for every probe sent
 _SEND_BUDGET = 128  # packets per sender callback: replies get read between batches
+_PACE_TICK_S = 0.001  # the paced sender wakes at most about once per ms (epoll's unit)
 
 
 class SocketKind(StrEnum):
@@ -367,9 +369,9 @@ class _Run:
 
     __slots__ = (
         "addr",
-        "addr_packed",
         "admitted",
         "answered",
+        "count",
         "dups",
         "errors",
         "finished",
@@ -381,6 +383,8 @@ class _Run:
         "rtt_ns",
         "seqs",
         "shape",
+        "sockaddr",
+        "spacing_s",
         "target",
         "timeout_ns",
         "timer",
@@ -397,8 +401,10 @@ class _Run:
     ) -> None:
         self.target = target
         self.addr = addr
-        self.addr_packed = socket.inet_aton(addr)
+        self.sockaddr = (addr, 0)
         self.module = module
+        self.count = module.count
+        self.spacing_s = module.spacing_s
         self.shape = shape
         self.on_done = on_done
         self.timeout_ns = int(module.timeout_s * 1e9)
@@ -659,31 +665,33 @@ class IcmpEngine:
             heapq.heappush(heap, (now, self._order, run))
         budget = _SEND_BUDGET
         interval = self._min_interval
+        next_send = self._next_send
+        send, heapreplace, monotonic = self._send, heapq.heapreplace, time.monotonic
         while heap and budget:
             due, order, run = heap[0]
-            if due > now:
-                break
-            if interval and self._next_send > now:
+            if due > now or (interval and next_send > now):
                 break
             if run.finished:  # ended early (cancelled): its entry is dropped lazily here
                 heapq.heappop(heap)
                 continue
-            if self._send(run):
-                budget -= 1
-                if interval:  # up to 2 ms of credit: the loop's timers tick in ms
-                    self._next_send = max(self._next_send, now - 0.002) + interval
-                if len(run.tx_ns) < run.module.count:  # one sift instead of pop + push
-                    heapq.heapreplace(heap, (now + run.module.spacing_s, order, run))
-                else:
-                    heapq.heappop(heap)
-                    self._arm_deadline(run, now)
-            else:  # socket buffer full: retry this one shortly, keep its place
-                heapq.heapreplace(heap, (now + 0.001, order, run))
+            if not send(run):  # socket buffer full: retry this one shortly, keep its place
+                heapreplace(heap, (now + 0.001, order, run))
                 break
-            now = time.monotonic()  # what loop.time() reads, without the method call
+            budget -= 1
+            if interval:  # up to 2 ms of credit: the loop's timers tick in ms
+                next_send = max(next_send, now - 0.002) + interval
+            if len(run.tx_ns) < run.count:  # one sift instead of pop + push
+                heapreplace(heap, (now + run.spacing_s, order, run))
+            else:
+                heapq.heappop(heap)
+                self._arm_deadline(run, now)
+            now = monotonic()  # what loop.time() reads, without the method call
+        self._next_send = next_send
         if not heap:
             return
-        when = max(heap[0][0], self._next_send if interval else 0.0)
+        # Paced, wake a tick after the credit runs out, not at the next 0.1 ms: epoll
+        # sleeps in whole ms anyway, and each wake then sends a batch instead of 1-2 probes.
+        when = max(heap[0][0], next_send + _PACE_TICK_S if interval else 0.0)
         self._schedule_pump(loop.time() if budget == 0 else when)
 
     def _send(self, run: _Run) -> bool:
@@ -700,17 +708,17 @@ class IcmpEngine:
             self._tos = shape.tos
         _HDR.pack_into(shape.buf, 2, echo_checksum(shape.base_sum, seq), self._ident, seq)
         index = len(run.tx_ns)
-        tx = time.time_ns()
+        tx = _time_ns()
         try:
             try:
-                sock.sendto(shape.buf, (run.addr, 0))
+                sock.sendto(shape.buf, run.sockaddr)
             except OSError as exc:
                 # A ping socket reports another target's ICMP error on the next send and
                 # drops that packet; the error was read (and cleared), so send again.
                 if self._kind is not SocketKind.DGRAM or isinstance(exc, BlockingIOError):
                     raise
-                tx = time.time_ns()
-                sock.sendto(shape.buf, (run.addr, 0))
+                tx = _time_ns()
+                sock.sendto(shape.buf, run.sockaddr)
         except (BlockingIOError, InterruptedError):
             return False
         except OSError as exc:
@@ -727,7 +735,7 @@ class IcmpEngine:
 
     def _arm_deadline(self, run: _Run, now: float) -> None:
         assert self._loop is not None
-        if run.answered >= run.module.count:
+        if run.answered >= run.count:
             self._finish(run)
         else:
             run.timer = self._loop.call_at(now + run.module.timeout_s, self._expire, run)
@@ -763,9 +771,10 @@ class IcmpEngine:
         raw = self._kind is SocketKind.RAW
         bufsize = self._bufsize
         counters = self._counters
+        recvmsg, ours, on_reply = sock.recvmsg, self._ident, self._on_reply
         for _ in range(_READ_BUDGET):
             try:
-                data, anc, flags, addr = sock.recvmsg(bufsize, 64)
+                data, anc, flags, addr = recvmsg(bufsize, 64)
             except (BlockingIOError, InterruptedError):
                 break
             except OSError:  # a ping socket reports an ICMP error here; details follow
@@ -774,16 +783,16 @@ class IcmpEngine:
                 sec, nsec = _TIMESPEC.unpack_from(anc[0][2])
                 rx = sec * 1_000_000_000 + nsec
             else:
-                rx = time.time_ns()
+                rx = _time_ns()
             kind, ident, seq, extra = parse_icmp(data, raw)
             if flags & _MSG_TRUNC or kind == MALFORMED:
                 counters.malformed += 1
-            elif ident != self._ident and kind in _MATCHED_KINDS:
+            elif ident != ours and kind in _MATCHED_KINDS:
                 counters.not_ours += 1
             elif kind == _ICMP_ECHO_REPLY:
-                self._on_reply(seq, extra, addr[0], rx)
+                on_reply(seq, extra, addr[0], rx)
             elif kind in _ERROR_REASON:
-                self._match_error(extra, seq, _ERROR_REASON[kind])
+                self._match_error(socket.inet_ntoa(extra), seq, _ERROR_REASON[kind])
             elif kind == _ICMP_ECHO:
                 counters.echo_requests += 1
             else:
@@ -791,20 +800,20 @@ class IcmpEngine:
         if not raw:
             self._drain_errors(sock)
 
-    def _claim(self, seq: int, source_ok: Callable[[_Run], bool]) -> tuple[_Run, int] | None:
-        """The pending probe a reply or error answers, if it comes from that probe's target."""
+    def _claim(self, seq: int, addr: str) -> tuple[_Run, int] | None:
+        """The pending probe a reply or error answers, if it is about that probe's target."""
         slot = self._pending.get(seq)
         if slot is None:
             self._counters.unmatched += 1
             return None
-        if not source_ok(slot[0]):
+        if slot[0].addr != addr:
             self._counters.ignored_wrong_source += 1
             return None
         return slot
 
     def _on_reply(self, seq: int, payload: bytes, src: str, rx: int) -> None:
         counters = self._counters
-        slot = self._claim(seq, lambda run: run.addr == src)
+        slot = self._claim(seq, src)
         if slot is None:
             return
         run, index = slot
@@ -827,9 +836,9 @@ class IcmpEngine:
         run.answered += 1
         self._maybe_done(run)
 
-    def _match_error(self, dst_packed: bytes, seq: int, reason: FailureReason) -> None:
+    def _match_error(self, dst: str, seq: int, reason: FailureReason) -> None:
         counters = self._counters
-        slot = self._claim(seq, lambda run: run.addr_packed == dst_packed)
+        slot = self._claim(seq, dst)
         if slot is None:
             return
         run, index = slot
@@ -855,8 +864,8 @@ class IcmpEngine:
                     self._counters.other_icmp += 1
                     continue
                 seq = _ID_SEQ.unpack_from(data, 4)[1]
-                self._match_error(socket.inet_aton(addr[0]), seq, reason)
+                self._match_error(addr[0], seq, reason)
 
     def _maybe_done(self, run: _Run) -> None:
-        if run.answered >= run.module.count and len(run.tx_ns) == run.module.count:
+        if run.answered >= run.count and len(run.tx_ns) == run.count:
             self._finish(run)
