@@ -124,6 +124,14 @@ def lab(n: int, community: str, workdir: Path) -> Iterator[subprocess.Popen[byte
         subprocess.run(["ip", "netns", "del", NS], check=False, capture_output=True)
 
 
+def agent_udp_drops() -> int:
+    """Requests the agent's namespace dropped for a full socket buffer (snmpd too slow)."""
+    text = subprocess.run(["ip", "netns", "exec", NS, "cat", "/proc/net/snmp"], check=True,
+                          capture_output=True, text=True).stdout  # fmt: skip
+    header, values = [line.split() for line in text.splitlines() if line.startswith("Udp:")][:2]
+    return int(values[header.index("RcvbufErrors")])
+
+
 def proc_cpu(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
@@ -136,6 +144,8 @@ class Cycle:
     agent_cpu_s: float
     ok: int
     requests: int = 0
+    agent_drops: int = 0
+    """Requests lost to the agent's full socket buffer: each costs the poller a timeout."""
 
 
 async def bench_vcmon(
@@ -158,7 +168,7 @@ async def bench_vcmon(
         for cycle in range(cycles):
             profiler = cProfile.Profile() if profile and cycle in (0, cycles - 1) else None
             agent0, cpu0, wall0 = proc_cpu(agent_pid), time.process_time(), time.perf_counter()
-            requests0 = engine.stats()["requests"]
+            requests0, drops0 = engine.stats()["requests"], agent_udp_drops()
             if profiler:
                 profiler.enable()
             results = await engine.poll_many(jobs, AGENT_PORT)
@@ -167,7 +177,8 @@ async def bench_vcmon(
             out.append(Cycle(time.perf_counter() - wall0, time.process_time() - cpu0,
                              proc_cpu(agent_pid) - agent0,
                              sum(r.failure is None for r in results),
-                             engine.stats()["requests"] - requests0))  # fmt: skip
+                             engine.stats()["requests"] - requests0,
+                             agent_udp_drops() - drops0))  # fmt: skip
             failures = Counter(r.failure.value for r in results if r.failure is not None)
             if failures:
                 print(f"  vcmon cycle {cycle + 1} failures: {dict(failures)}")
@@ -233,9 +244,11 @@ def bench_exporter(targets: list[str], cycles: int, concurrency: int, config: Pa
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             for _ in range(cycles):
                 agent0, cpu0, wall0 = proc_cpu(agent_pid), proc_cpu(proc.pid), time.perf_counter()
+                drops0 = agent_udp_drops()
                 ok = sum(pool.map(scrape, targets))
                 out.append(Cycle(time.perf_counter() - wall0, proc_cpu(proc.pid) - cpu0,
-                                 proc_cpu(agent_pid) - agent0, ok))  # fmt: skip
+                                 proc_cpu(agent_pid) - agent0, ok,
+                                 agent_drops=agent_udp_drops() - drops0))  # fmt: skip
         return out
     finally:
         proc.terminate()
@@ -245,7 +258,7 @@ def bench_exporter(targets: list[str], cycles: int, concurrency: int, config: Pa
 def show(name: str, cycles: list[Cycle]) -> None:
     for i, c in enumerate(cycles, 1):
         print(f"  {name:14} cycle {i}: wall {c.wall_s:7.2f} s  CPU {c.cpu_s:6.2f} s  "
-              f"snmpd CPU {c.agent_cpu_s:5.2f} s  ok {c.ok}"
+              f"snmpd CPU {c.agent_cpu_s:5.2f} s  ok {c.ok}  snmpd drops {c.agent_drops}"
               + (f"  SNMP requests {c.requests}" if c.requests else ""))  # fmt: skip
 
 
