@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gc
 import io
 import json
 import os
@@ -235,6 +236,18 @@ def _usage_error(message: str) -> InventoryError:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    # One pass over acyclic data: the cyclic collector would only rescan the national
+    # inventory's objects again and again (~15% of the command's time).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _analyze(args)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _analyze(args: argparse.Namespace) -> int:
     from vcmon import readiness, topology
 
     inv = _load(args.path)
@@ -303,6 +316,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+UP, DOWN = Direction.UP, Direction.DOWN  # Enum member lookups are slow on 3.11: once here
+
+
 def _analysis_dict(
     inv: Inventory,
     verdicts: Any,
@@ -352,15 +368,12 @@ def _analysis_dict(
                 "to": link.to,
                 "medium": link.medium.value,
                 "role": link.role.value,
-                **{
-                    f"{d.value}_{k}": v
-                    for d in Direction
-                    for k, v in (
-                        ("load_bps", ld.up_bps if d is Direction.UP else ld.down_bps),
-                        ("capacity_bps", link.capacity(d)),
-                        ("utilisation_ratio", ld.utilisation(d)),
-                    )
-                },
+                "up_load_bps": ld.up_bps,
+                "up_capacity_bps": link.up_bps,
+                "up_utilisation_ratio": ld.utilisation(UP),
+                "down_load_bps": ld.down_bps,
+                "down_capacity_bps": link.down_bps,
+                "down_utilisation_ratio": ld.utilisation(DOWN),
             }
         )
     return {
@@ -424,9 +437,10 @@ def _analysis_table(analysis: dict[str, Any], profiles: Sequence[str]) -> str:
     header = f"  {'code':<7} {'name':<22} {'best':<6} " + " ".join(f"{p:<10}" for p in profiles)
     w(header + "  reason\n")
     shown = 0
+    ready = Verdict.READY.value
     for s in analysis["sites"]:
         worst = [s["profiles"][p] for p in profiles]
-        if all(v["verdict"] == Verdict.READY.value for v in worst):
+        if all(v["verdict"] == ready for v in worst):
             continue
         shown += 1
         reason = _first_reason(s, profiles)

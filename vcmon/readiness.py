@@ -320,10 +320,10 @@ class _Judge:
         self.measurements = measurements
         self.now = 0.0 if now is None else now
         self.basis = Basis.PLANNED if measurements is None else Basis.MEASURED
-        self._path: dict[str, tuple[Reason, ...]] = {}
-        self._capacity: dict[str, tuple[Reason, ...]] = {}
         self._one_way = one_way
-        checked = self.measurements is not None
+        planned = measurements is None
+        self._path: dict[str, tuple[Reason, ...]] = self._planned() if planned else {}
+        self._capacity: dict[str, tuple[Reason, ...]] = {}
         for site, hops in routes.hops.items():  # every site after its next hop
             if not hops:
                 self._capacity[site] = ()
@@ -331,7 +331,7 @@ class _Judge:
             hop, upstream = hops[0], self._capacity[routes.paths[site][1]]
             ld = loads[hop.link]
             if (
-                not checked
+                planned
                 and ld.up_bps <= ld.capacity_up_bps
                 and (ld.down_bps <= ld.capacity_down_bps)
             ):
@@ -384,17 +384,19 @@ class _Judge:
     def path_reasons(self, site: str) -> tuple[Reason, ...]:
         cached = self._path.get(site)
         if cached is None:
-            cached = self._path[site] = tuple(
-                self._measured(site) if self.measurements is not None else self._planned(site)
-            )
+            cached = self._path[site] = tuple(self._measured(site))
         return cached
 
-    def _planned(self, site: str) -> list[Reason]:
-        one_way = self._one_way[site]
-        if one_way is None or site == self.routes.bridge:
-            return []
-        found = _grade(Metric.RTT_P95, 2 * one_way, self.policy.rtt_p95_s, site, ESTIMATED)
-        return [] if found is None else [found]
+    def _planned(self) -> dict[str, tuple[Reason, ...]]:
+        """Planned basis, every routed site at once: RTT estimated as twice the one-way latency."""
+        limit, bridge = self.policy.rtt_p95_s, self.routes.bridge
+        found: dict[str, tuple[Reason, ...]] = {}
+        for site, one_way in self._one_way.items():
+            if one_way is None or site == bridge or 2 * one_way <= limit.ready:
+                found[site] = ()
+            else:
+                found[site] = (_over(Metric.RTT_P95, 2 * one_way, limit, site, ESTIMATED),)
+        return found
 
     def _measured(self, site: str) -> list[Reason]:
         assert self.measurements is not None
@@ -467,22 +469,13 @@ class _Judge:
         return lm.failure is None and self.now - lm.measured_at <= max_age
 
 
-def _grade(
-    metric: Metric, value: float, limit: Threshold, where: str, detail: str = ""
-) -> Reason | None:
-    """A reason when `value` is above the ready limit (the limits themselves are inside).
+def _over(metric: Metric, value: float, limit: Threshold, where: str, detail: str = "") -> Reason:
+    """The reason for a value already known to be above the ready limit (limits are inside).
 
     >>> t = Threshold(0.1, 0.3, "Teams")
-    >>> [_grade(Metric.RTT_P95, v, t, "A") is None for v in (0.0999, 0.1, 0.1001)]
-    [True, True, False]
-    >>> [_grade(Metric.RTT_P95, v, t, "A").verdict.value for v in (0.3, 0.3001)]
-    ['degraded', 'not_ready']
+    >>> [_over(Metric.RTT_P95, v, t, "A").verdict.value for v in (0.1001, 0.3, 0.3001)]
+    ['degraded', 'degraded', 'not_ready']
     """
-    return None if value <= limit.ready else _over(metric, value, limit, where, detail)
-
-
-def _over(metric: Metric, value: float, limit: Threshold, where: str, detail: str = "") -> Reason:
-    """The reason for a value already known to be above the ready limit."""
     if value <= limit.degraded:
         return Reason(metric, Verdict.DEGRADED, value, limit.ready, limit.source, where, detail)
     return Reason(metric, Verdict.NOT_READY, value, limit.degraded, limit.source, where, detail)

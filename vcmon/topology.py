@@ -156,7 +156,8 @@ Hop(link='P-D', direction=<Direction.UP: 'up'>)))
     # Distances only (no per-node path lists): Dijkstra settles nodes in distance order, so a
     # node's next hop (a neighbour one edge weight closer) is always settled before it.
     dist = nx.single_source_dijkstra_path_length(graph, bridge, weight="weight")
-    adj = graph.adj
+    adj = dict(graph.adjacency())  # plain dicts: a view costs a Python call per lookup
+    up, down = Direction.UP, Direction.DOWN
     paths: dict[str, tuple[str, ...]] = {bridge: (bridge,)}
     hops: dict[str, tuple[Hop, ...]] = {bridge: ()}
     for node, d in dist.items():
@@ -166,9 +167,8 @@ Hop(link='P-D', direction=<Direction.UP: 'up'>)))
             if upstream in paths and dist[upstream] + data["weight"] == d:
                 break
         link: Link = data["link"]
-        direction = Direction.UP if link.site == node else Direction.DOWN
         paths[node] = (node, *paths[upstream])
-        hops[node] = (Hop(link.id, direction), *hops[upstream])
+        hops[node] = (Hop(link.id, up if link.site == node else down), *hops[upstream])
     unreachable = frozenset(n for n in graph if n not in paths)
     return Routes(bridge, paths, hops, unreachable)
 
@@ -259,13 +259,13 @@ def conference_loads(
     (2880000.0, 1440000.0, 2)
     """
     cascades = scenario.cascade_at if scenario.topology is ConferenceTopology.CASCADE else ()
-    nodes = graph.nodes
+    sites: dict[str, Site] = dict(graph.nodes(data="site"))
     # Endpoints in each site's subtree of the route tree, as seen from its first hop
     # (a cascade MCU collapses its subtree to one endpoint), summed leaves first.
     behind: dict[str, int] = {}
     for site in scenario.sites:
         if site in routes.paths:
-            behind[site] = max(nodes[site]["site"].rooms, 1)
+            behind[site] = max(sites[site].rooms, 1)
     total = sum(behind.values())
     first_hop: dict[str, Hop] = {}
     # Routes list every site after its next hop, so the reversed order sums leaves first.
