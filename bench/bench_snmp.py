@@ -184,7 +184,9 @@ async def bench_vcmon(
                 print(f"  vcmon cycle {cycle + 1} failures: {dict(failures)}")
             if profiler:
                 text = io.StringIO()
-                pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(18)
+                stats = pstats.Stats(profiler, stream=text)
+                stats.sort_stats("cumulative").print_stats(18)
+                stats.sort_stats("tottime").print_stats(14)
                 print(f"--- vcmon cycle {cycle + 1} profile ---\n{text.getvalue()}")
         stats = engine.stats()
         print("  vcmon engine: " + ", ".join(f"{k} {v}" for k, v in stats.items()
