@@ -18,17 +18,21 @@ import io
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vcmon import __version__
 from vcmon.errors import InventoryError, VcmonError
 from vcmon.exporter import DEFAULT_LISTEN
-from vcmon.model import ConferenceTopology, Direction, Inventory, Level, Verdict
+from vcmon.model import ConferenceTopology, Direction, Inventory, Level, RootCause, Verdict
 from vcmon.model import select_sites as model_select_sites
 from vcmon.units import format_rate
+
+if TYPE_CHECKING:  # imported by the commands that need them: networkx is slow to import
+    from vcmon.readiness import SiteReadiness
+    from vcmon.topology import LinkLoad, Spof
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -302,17 +306,18 @@ def _analyze(args: argparse.Namespace) -> int:
     loads = loads_by_profile[load_profile]
     spofs = topology.spofs(graph, conf.bridge)
 
-    analysis = _analysis_dict(inv, verdicts, profiles, topo, load_profile, sites, loads, spofs)
     out = sys.stdout
     fmt = OutputFormat(args.format)
+    if fmt is OutputFormat.TABLE:  # from the verdicts: most sites need no row at all
+        out.write(_analysis_table(inv, verdicts, profiles, topo, load_profile, sites, loads, spofs))
+        return EXIT_OK
+    analysis = _analysis_dict(inv, verdicts, profiles, topo, load_profile, sites, loads, spofs)
     if fmt is OutputFormat.JSON:
         # one C-encoded write: indent= would switch json to its pure-Python encoder
         out.write(json.dumps(analysis, ensure_ascii=False, indent=2 if out.isatty() else None))
         out.write("\n")
-    elif fmt is OutputFormat.CSV:
-        out.write(_sites_csv(analysis, profiles))
     else:
-        out.write(_analysis_table(analysis, profiles))
+        out.write(_sites_csv(analysis, profiles))
     return EXIT_OK
 
 
@@ -405,78 +410,89 @@ def _sites_csv(analysis: dict[str, Any], profiles: Sequence[str]) -> str:
     return buf.getvalue()
 
 
-def _first_reason(site: dict[str, Any], profiles: Sequence[str]) -> str:
+def _first_reason(site: SiteReadiness, profiles: Sequence[str]) -> str:
     """The reason of the least demanding profile that is not ready, its root's first."""
     for p in profiles:
-        v = site["profiles"][p]
-        if v["verdict"] == Verdict.READY.value or not v["reasons"]:
+        v = site.verdicts[p]
+        if v.verdict is Verdict.READY or not v.reasons:
             continue
-        reasons = v["reasons"]
-        if v["root_cause"] == "upstream":
-            at_root = [r for r in reasons if r["where"] == v["root"]]
-            text = (at_root or reasons)[0]["text"]
-            return f"{p}: upstream {v['root']}: {text}"
-        return f"{p}: {reasons[0]['text']}"
+        if v.root_cause is RootCause.UPSTREAM:
+            at_root = [r for r in v.reasons if r.where == v.root]
+            text = (at_root or list(v.reasons))[0].text()
+            return f"{p}: upstream {v.root}: {text}"
+        return f"{p}: {v.reasons[0].text()}"
     return ""
 
 
-def _analysis_table(analysis: dict[str, Any], profiles: Sequence[str]) -> str:
+def _analysis_table(
+    inv: Inventory,
+    verdicts: Mapping[str, SiteReadiness],
+    profiles: Sequence[str],
+    topo: ConferenceTopology,
+    load_profile: str,
+    joining: frozenset[str],
+    loads: Mapping[str, LinkLoad],
+    spofs: Sequence[Spof],
+) -> str:
     out = io.StringIO()
     w = out.write
     w(
-        f"Conference: {analysis['topology']} to bridge {analysis['bridge']}, "
-        f"{analysis['joining_sites']} sites joining\n\n"
+        f"Conference: {topo.value} to bridge {inv.conference.bridge}, "
+        f"{len(joining)} sites joining\n\n"
     )
     w("Readiness (sites per verdict)\n")
     w(f"  {'profile':<10}" + "".join(f"{v.value:>11}" for v in Verdict) + "\n")
+    counts = {p: dict.fromkeys(Verdict, 0) for p in profiles}
+    for readiness in verdicts.values():
+        for p in profiles:
+            counts[p][readiness.verdicts[p].verdict] += 1
     for p in profiles:
-        row = analysis["summary"][p]
-        w(f"  {p:<10}" + "".join(f"{row[v.value]:>11}" for v in Verdict) + "\n")
+        w(f"  {p:<10}" + "".join(f"{counts[p][v]:>11}" for v in Verdict) + "\n")
 
     w("\nSites not ready for every profile\n")
     header = f"  {'code':<7} {'name':<22} {'best':<6} " + " ".join(f"{p:<10}" for p in profiles)
     w(header + "  reason\n")
     shown = 0
-    ready = Verdict.READY.value
-    for s in analysis["sites"]:
-        worst = [s["profiles"][p] for p in profiles]
-        if all(v["verdict"] == ready for v in worst):
+    ready = Verdict.READY
+    for code, site in inv.sites.items():
+        sr = verdicts.get(code)
+        if sr is None:
+            continue
+        worst = [sr.verdicts[p].verdict for p in profiles]
+        if all(v is ready for v in worst):
             continue
         shown += 1
-        reason = _first_reason(s, profiles)
         w(
-            f"  {s['code']:<7} {s['name'][:22]:<22} {s['best_profile'] or '-':<6} "
-            + " ".join(f"{v['verdict']:<10}" for v in worst)
-            + f"  {reason}\n"
+            f"  {code:<7} {site.name[:22]:<22} {sr.best_profile or '-':<6} "
+            + " ".join(f"{v.value:<10}" for v in worst)
+            + f"  {_first_reason(sr, profiles)}\n"
         )
     if not shown:
         w("  (none)\n")
 
-    w(f"\nConference load per link ({analysis['load_profile']}), most utilised first\n")
+    w(f"\nConference load per link ({load_profile}), most utilised first\n")
     w(f"  {'link':<18} {'up load/capacity':>28} {'down load/capacity':>28}\n")
     ranked = sorted(
-        analysis["links"],
-        key=lambda lk: -max(lk["up_utilisation_ratio"] or 0, lk["down_utilisation_ratio"] or 0),
+        loads.values(), key=lambda ld: -max(ld.utilisation(UP) or 0, ld.utilisation(DOWN) or 0)
     )
-    for lk in ranked[:25]:
+    for ld in ranked[:25]:
         cells = []
-        for d in ("up", "down"):
-            util = lk[f"{d}_utilisation_ratio"] or 0.0
+        for d in (UP, DOWN):
             cells.append(
-                f"{format_rate(lk[f'{d}_load_bps'])}/{format_rate(lk[f'{d}_capacity_bps'])}"
-                f" {util:>5.0%}"
+                f"{format_rate(ld.load_bps(d))}/{format_rate(inv.links[ld.link].capacity(d))}"
+                f" {ld.utilisation(d) or 0.0:>5.0%}"
             )
-        w(f"  {lk['link']:<18} {cells[0]:>28} {cells[1]:>28}\n")
+        w(f"  {ld.link:<18} {cells[0]:>28} {cells[1]:>28}\n")
     if len(ranked) > 25:
         w(f"  ... {len(ranked) - 25} more links (--format json for all)\n")
 
     w("\nSingle points of failure (sites cut off)\n")
-    if not analysis["spofs"]:
+    if not spofs:
         w("  (none)\n")
-    for spof in sorted(analysis["spofs"], key=lambda s: -len(s["cut_off"])):
-        cut = spof["cut_off"]
+    for spof in sorted(spofs, key=lambda s: -len(s.cut_off)):
+        cut = spof.cut_off
         names = ", ".join(cut[:8]) + (f", ... ({len(cut)} sites)" if len(cut) > 8 else "")
-        w(f"  {spof['kind']:<5} {spof['id']:<18} {len(cut):>4}  {names}\n")
+        w(f"  {spof.kind:<5} {spof.id:<18} {len(cut):>4}  {names}\n")
     return out.getvalue()
 
 
