@@ -443,6 +443,30 @@ def test_two_keys_for_one_fast_path_v3_user_each_get_their_own_result(lab: Lab) 
 
 
 @needs_lab
+@pytest.mark.parametrize("skew", ["zero_clock", "boots_ahead", "boots_behind", "time_ahead"])
+def test_v3_clock_out_of_window_is_resynced_from_the_agents_authentic_report(
+    lab: Lab, skew: str
+) -> None:
+    # agents that give no clock in the discovery report (boots 0, time 0), or a clock we
+    # got wrong either way: snmpd answers notInTimeWindow, signed, with its real clock
+    async def run() -> tuple[SnmpResult, SnmpResult]:
+        async with SnmpEngine() as engine:
+            first = await engine.poll(device(DATA0), v3(), MODULE, PORT)
+            state = engine._agents[(AGENT_IP, PORT)]
+            boots, now = state.clock()
+            wrong = {"zero_clock": (0, 0), "boots_ahead": (boots + 1, now),
+                     "boots_behind": (boots - 1, now),
+                     "time_ahead": (boots, now + 1000)}[skew]  # fmt: skip
+            state.learn(state.engine_id, *wrong)
+            return first, await engine.poll(device(DATA0), v3(), MODULE, PORT)
+
+    first, resynced = asyncio.run(run())
+    assert first.failure is None and resynced.failure is None
+    assert resynced.requests == 2  # refused GETBULK, then the one that answered
+    assert resynced.sample(LINK.id) is not None
+
+
+@needs_lab
 def test_v3_agent_reboot_resyncs_the_clock_without_spike_or_negative_rate(lab: Lab) -> None:
     dev = device(DATA0)
     tracker = RateTracker({LINK.id: LINK})
