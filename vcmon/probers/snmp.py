@@ -801,8 +801,8 @@ def _encode_getbulk(
     """(request id, message) of a v2c GetBulkRequest.
 
     >>> rid, msg = _encode_getbulk(b"c", 1, 10, [(*SYS_UPTIME, 0)])
-    >>> _community_of(msg), msg[-14:].hex()  # ends with varbind sysUpTime.0 = NULL
-    (b'c', '300c06082b060102010103000500')
+    >>> _peek_id(msg) == rid, msg[-14:].hex()  # ends with varbind sysUpTime.0 = NULL
+    (True, '300c06082b060102010103000500')
     """
     request_id = _next_id()
     pdu = _encode_pdu(_GETBULK, request_id, non_repeaters, max_reps, oids)
@@ -1115,13 +1115,6 @@ def _udp_socket() -> socket.socket:
             continue
     sock.bind(("0.0.0.0", 0))
     return sock
-
-
-def _community_of(message: bytes) -> bytes:
-    _, pos, end = _read(message, 0, len(message))
-    _, _, pos = _read(message, pos, end)
-    _, start, stop = _read(message, pos, end)
-    return message[start:stop]
 
 
 def _peek_id(data: bytes) -> int | None:
