@@ -312,10 +312,13 @@ class Resolver:
             specs[code] = {**base, **entry.data}
         entries = self.entries["sites"]
         # Parents: existence, level rules, cycles. Broken sites exist but are not judged.
+        in_cycle = self._parent_cycles(specs)
         for code, spec in specs.items():
             entry = entries[code]
             level = _LEVELS[spec["level"]]
             parent = spec.get("parent")
+            if code in in_cycle:
+                continue  # its cycle is the one message: levels cannot be judged around a loop
             if level is Level.PROVINCE:
                 if parent is not None:
                     self._add(entry, "a province has no parent", "parent")
@@ -333,7 +336,6 @@ class Resolver:
                     f"not '{parent}' ({got.value})",
                     "parent",
                 )
-        self._parent_cycles(specs)
         out: dict[str, Site] = {}
         for code, spec in specs.items():
             coords = spec.get("coordinates")
@@ -357,8 +359,10 @@ class Resolver:
             )
         return out
 
-    def _parent_cycles(self, specs: Mapping[str, Mapping[str, Any]]) -> None:
+    def _parent_cycles(self, specs: Mapping[str, Mapping[str, Any]]) -> set[str]:
+        """Report each parent cycle once; return the sites on one."""
         done: set[str] = set()
+        on_cycle: set[str] = set()
         for start in specs:
             chain: list[str] = []
             code: str | None = start
@@ -370,10 +374,12 @@ class Resolver:
                         [*cycle[cycle.index(first) :], *cycle[: cycle.index(first)], first]
                     )
                     self._add(self.entries["sites"][first], f"parent cycle: {text}", "parent")
+                    on_cycle.update(cycle)
                     break
                 chain.append(code)
                 code = specs[code].get("parent")
             done.update(chain)
+        return on_cycle
 
     def links(self, sites: Mapping[str, Site]) -> dict[str, Link]:
         base = self._defaults("link", defaults.LINK)
@@ -592,8 +598,10 @@ class Resolver:
                 if other not in reached:
                     reached.add(other)
                     queue.append(other)
+        # A site linked to an unknown site already has that message: no second one for it.
+        dangling = {a for a, b in ends if b not in sites} | {b for a, b in ends if a not in sites}
         for code in sites:
-            if code not in reached:
+            if code not in reached and code not in dangling:
                 self._add(
                     self.entries["sites"][code], f"no path to the bridge '{bridge}' over links"
                 )
