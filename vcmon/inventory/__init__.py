@@ -13,17 +13,36 @@ The format is documented in docs/inventory.md.
 
 from __future__ import annotations
 
+import importlib
 import os
+from typing import TYPE_CHECKING, Any
 
 from vcmon.errors import InventoryError, Problem
 from vcmon.inventory import _cache
-from vcmon.inventory._resolve import Resolver
-from vcmon.inventory._schema import check_schema
-from vcmon.inventory._sources import inventory_schema, read_sources
-from vcmon.inventory._yaml import Document, display_name, gc_paused, read_yaml
+from vcmon.inventory._gc import gc_paused
 from vcmon.model import Inventory
 
+if TYPE_CHECKING:
+    from vcmon.inventory._schema import check_schema
+    from vcmon.inventory._sources import inventory_schema
+    from vcmon.inventory._yaml import Document, read_yaml
+
 __all__ = ["Document", "check_schema", "inventory_schema", "load_inventory", "read_yaml"]
+
+_HOME = {
+    "Document": "_yaml",
+    "read_yaml": "_yaml",
+    "check_schema": "_schema",
+    "inventory_schema": "_sources",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import on first use: an unchanged, cached inventory needs neither YAML nor the schema."""
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
 
 
 def load_inventory(path: str | os.PathLike[str]) -> Inventory:
@@ -42,6 +61,10 @@ def load_inventory(path: str | os.PathLike[str]) -> Inventory:
 
 
 def _load(path: str | os.PathLike[str]) -> Inventory:
+    from vcmon.inventory._resolve import Resolver
+    from vcmon.inventory._sources import read_sources
+    from vcmon.inventory._yaml import display_name
+
     sources = read_sources(path)
     if sources.fatal:
         raise InventoryError(sources.problems)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import importlib.util
 import io
 import marshal
 import os
@@ -37,8 +38,6 @@ from pathlib import Path, PosixPath
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
 from vcmon import model
 
 MIN_BYTES = 16 * 1024
@@ -47,24 +46,29 @@ MAX_ENTRIES = 1000
 _ENTRY_FORMAT = 2
 
 
+@functools.cache
 def _code_key() -> bytes:
-    """Changes whenever the code that builds documents (or its runtime) changes."""
+    """Changes whenever the code that builds documents (or its runtime) changes.
+
+    PyYAML is identified by its package file (which holds its version), not imported:
+    a cache hit on a resolved inventory needs no YAML at all.
+    """
     here = Path(__file__).parent
     digest = hashlib.sha256()
     for name in ("_yaml.py", "_cache.py"):
         digest.update((here / name).read_bytes())
-    digest.update(f"{_ENTRY_FORMAT}|{sys.version}|{yaml.__version__}".encode())
+    spec = importlib.util.find_spec("yaml")
+    if spec is not None and spec.origin:
+        digest.update(Path(spec.origin).read_bytes())
+    digest.update(f"{_ENTRY_FORMAT}|{sys.version}".encode())
     return digest.digest()
-
-
-_CODE_KEY = _code_key()
 
 
 @functools.cache
 def _model_key() -> bytes:
     """Changes whenever the code that resolves an inventory (or the model) changes."""
     here = Path(__file__).parent
-    digest = hashlib.sha256(_CODE_KEY)
+    digest = hashlib.sha256(_code_key())
     for path in sorted([*here.glob("*.py"), *here.glob("*.json"), Path(model.__file__)]):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.digest()
@@ -82,7 +86,7 @@ def digest(raw: bytes) -> str:
     """The cache key of a file's bytes ('' when the cache is off)."""
     if cache_dir() is None:
         return ""
-    return hashlib.sha256(_CODE_KEY + raw).hexdigest()
+    return hashlib.sha256(_code_key() + raw).hexdigest()
 
 
 def _entry(raw: bytes) -> Path | None:

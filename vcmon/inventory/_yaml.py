@@ -10,10 +10,8 @@ become `Problem`s in the same FILE:LINE form as schema errors.
 
 from __future__ import annotations
 
-import gc
 import os
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +33,7 @@ from yaml.resolver import Resolver as SafeResolver
 
 from vcmon.errors import InventoryError, Problem
 from vcmon.inventory import _cache
+from vcmon.inventory._gc import gc_paused
 
 Key = str | int
 """One step of a path into a document: a mapping key or a list index."""
@@ -142,23 +141,6 @@ def read_yaml(path: str | os.PathLike[str]) -> Document:
     if digest:
         _cache.store(raw, doc.data, doc._lines)
     return Document(name, doc.data, doc._lines, digest)
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building large acyclic data.
-
-    Hundreds of thousands of new containers make the GC rescan everything alive again and
-    again (several times slower on a 5 MB inventory); YAML data and the frozen model hold
-    no cycles, so reference counting frees them all the same.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def parse_yaml(text: str, name: str) -> Document:
