@@ -8,7 +8,10 @@ joined by a veth), then for each N runs, alternately and REPEAT times each:
 
 Wall time and CPU (user+sys, from os.wait4 of that one process) are measured the same way
 for both; for the engine, the child also reports the CPU of probe_many alone (excluding the
-interpreter start and imports). Namespaces are removed at the end, also on failure.
+interpreter start and imports), and a child given no targets measures that one-off cost
+(interpreter start, imports, the scapy template, exit). The child imports only what a probe
+needs (the parent's tools are imported in the parent). Namespaces are removed at the end,
+also on failure.
 
     python bench/bench_icmp.py --targets 2000 10000 --repeat 3
     python bench/bench_icmp.py --targets 2000 --profile    # cProfile of the engine child
@@ -16,24 +19,16 @@ interpreter start and imports). Namespaces are removed at the end, also on failu
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import cProfile
-import ipaddress
 import json
 import os
-import pstats
-import re
-import resource
-import secrets
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-BASE = ipaddress.IPv4Address("198.18.0.1")  # targets counted up from here (RFC 2544 range)
+# The engine child (what a one-shot probe pays) imports only the above, asyncio and vcmon;
+# the parent's tools (argparse, subprocess, cProfile ...) are imported where used.
+BASE_INT = 0xC6120001  # 198.18.0.1: targets counted up from here (RFC 2544 range)
 P_ADDR, T_ADDR = "198.19.254.1", "198.19.254.2"
 
 
@@ -58,10 +53,14 @@ class Run:
 
 
 def target_addresses(n: int) -> list[str]:
-    return [str(BASE + i) for i in range(n)]
+    import ipaddress
+
+    return [str(ipaddress.IPv4Address(BASE_INT + i)) for i in range(n)]
 
 
 def sh(argv: list[str], stdin: str | None = None) -> str:
+    import subprocess
+
     return subprocess.run(argv, input=stdin, capture_output=True, text=True, check=True).stdout
 
 
@@ -85,12 +84,17 @@ def build(prefix: str, n: int) -> tuple[str, str]:
 
 
 def teardown(*names: str) -> None:
+    import subprocess
+
     for ns in names:
         subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
 
 
 def timed(argv: list[str]) -> tuple[float, float, str]:
     """(wall s, user+sys CPU s of that process, stdout+stderr)."""
+    import subprocess
+    import tempfile
+
     with tempfile.TemporaryFile() as out:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
@@ -103,6 +107,8 @@ def timed(argv: list[str]) -> tuple[float, float, str]:
 
 
 def run_fping(ns: str, targets_file: Path, n: int, k: Knobs) -> Run:
+    import re
+
     wall, cpu, out = timed([
         "ip", "netns", "exec", ns, "fping", "-q", "-c", str(k.count), "-p", str(k.period_ms),
         "-i", str(k.interval_ms), "-t", str(k.timeout_ms), "-b", str(k.data_bytes),
@@ -124,6 +130,9 @@ def run_engine(ns: str, targets_file: Path, n: int, k: Knobs, profile: Path | No
 
 def child(targets_file: str, knobs_json: str, profile: str | None) -> None:
     """Inside P: probe every target with the engine, print replies and probe_many's CPU."""
+    import asyncio
+    import resource
+
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from vcmon.model import Module, ProberKind
     from vcmon.probers.icmp import IcmpEngine
@@ -149,6 +158,8 @@ def child(targets_file: str, knobs_json: str, profile: str | None) -> None:
             return 0
 
     if profile:
+        import cProfile
+
         prof = cProfile.Profile()
         prof.runcall(asyncio.run, main())
         prof.dump_stats(profile)
@@ -160,6 +171,11 @@ def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "child":
         child(sys.argv[2], sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else None)
         return 0
+    import argparse
+    import pstats
+    import secrets
+    import tempfile
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--targets", type=int, nargs="+", default=[2000, 10000])
     ap.add_argument("--repeat", type=int, default=3)
@@ -182,31 +198,52 @@ def main() -> int:
             for n in args.targets:
                 targets_file = Path(tmp) / f"targets-{n}"
                 targets_file.write_text("\n".join(target_addresses(n)) + "\n")
+                empty = Path(tmp) / "targets-0"
+                empty.write_text("")
                 for i in range(args.repeat):
                     profile = Path(tmp) / "engine.prof" if args.profile and i == 0 else None
-                    for run in (run_fping(names[0], targets_file, n, k),
-                                run_engine(names[0], targets_file, n, k, profile)):  # fmt: skip
+                    batch = [run_fping(names[0], targets_file, n, k),
+                             run_engine(names[0], targets_file, n, k, profile)]  # fmt: skip
+                    if n == args.targets[0]:  # the one-off cost, between the same runs
+                        batch.append(run_engine(names[0], empty, 0, k, None))
+                    for run in batch:
                         runs.append(run)
                         print(run, flush=True)
                     if profile is not None:
                         pstats.Stats(str(profile)).sort_stats("tottime").print_stats(15)
     finally:
         teardown(*names)
-    print("\n| targets | tool | process wall s | process CPU s | replies | probe_many wall s "
-          "| probe_many CPU s |")  # fmt: skip
+    print(f"# load average at the end {os.getloadavg()}")
+    print("\n| targets | tool | process wall s | process CPU s (worst) | replies "
+          "| probe_many wall s | probe_many CPU s |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
-    for n in args.targets:
+    medians: dict[tuple[int, str], tuple[float, float, float]] = {}
+    for n in [0, *args.targets]:
         for tool in ("fping", "vcmon"):
-            rs = sorted((r for r in runs if r.targets == n and r.tool == tool),
-                        key=lambda r: r.wall_s)  # fmt: skip
-            mid = rs[len(rs) // 2]
-            cpu = sorted(r.cpu_s for r in rs)[len(rs) // 2]
-            pcpu = sorted(r.probe_cpu_s or 0.0 for r in rs)[len(rs) // 2]
-            pwall = sorted(r.probe_wall_s or 0.0 for r in rs)[len(rs) // 2]
-            extra = f"{pwall:.2f} | {pcpu:.2f}" if tool == "vcmon" else " | "
-            print(f"| {n} | {tool} | {mid.wall_s:.2f} | {cpu:.2f} | "
+            rs = [r for r in runs if r.targets == n and r.tool == tool]
+            if not rs:
+                continue
+            fields = ("wall_s", "cpu_s", "probe_cpu_s", "probe_wall_s")
+            wall, cpu, pcpu, pwall = (median([getattr(r, f) or 0.0 for r in rs]) for f in fields)
+            medians[n, tool] = wall, cpu, pcpu
+            worst = max(r.cpu_s for r in rs)
+            extra = f"{pwall:.2f} | {pcpu:.2f}" if tool == "vcmon" and n else " | "
+            print(f"| {n} | {tool} | {wall:.2f} | {cpu:.2f} ({worst:.2f}) | "
                   f"{min(r.replies for r in rs)}/{n * k.count} | {extra} |")  # fmt: skip
+    for n in args.targets:
+        (fw, fc, _), (vw, vc, vp) = medians[n, "fping"], medians[n, "vcmon"]
+        print(f"# {n} targets, vcmon / fping (medians): wall {vw / fw:.2f}, process CPU "
+              f"{vc / fc:.2f}x, probe_many CPU {vp / fc:.2f}x")  # fmt: skip
     return 0
+
+
+def median(values: list[float]) -> float:
+    """The middle value (upper middle for an even count, as before).
+
+    >>> median([3.0, 1.0, 2.0]), median([4.0, 1.0])
+    (2.0, 4.0)
+    """
+    return sorted(values)[len(values) // 2]
 
 
 if __name__ == "__main__":

@@ -423,7 +423,8 @@ class _Run:
 
     def result(self) -> IcmpResult:
         sent = len(self.tx_ns)
-        rtts = [r / 1e9 for r in self.rtt_ns if r is not None]
+        rtts_s = [None if r is None else r / 1e9 for r in self.rtt_ns[:sent]]
+        rtts = [r for r in rtts_s if r is not None]
         ordered = sorted(rtts)
         failure: FailureReason | None = None
         if not rtts:
@@ -446,7 +447,7 @@ class _Run:
             loss_ratio=(sent - len(rtts)) / sent if sent else None,
             errors=tuple(self.errors),
             failure=failure,
-            rtts_s=tuple(None if r is None else r / 1e9 for r in self.rtt_ns[:sent]),
+            rtts_s=tuple(rtts_s),
         )
 
 
