@@ -443,38 +443,32 @@ def _analysis_table(
     w("Readiness (sites per verdict)\n")
     w(f"  {'profile':<10}" + "".join(f"{v.value:>11}" for v in Verdict) + "\n")
     counts = {p: dict.fromkeys(Verdict, 0) for p in profiles}
-    for readiness in verdicts.values():
-        for p in profiles:
-            counts[p][readiness.verdicts[p].verdict] += 1
-    for p in profiles:
-        w(f"  {p:<10}" + "".join(f"{counts[p][v]:>11}" for v in Verdict) + "\n")
-
-    w("\nSites not ready for every profile\n")
-    header = f"  {'code':<7} {'name':<22} {'best':<6} " + " ".join(f"{p:<10}" for p in profiles)
-    w(header + "  reason\n")
-    shown = 0
+    rows = []
     ready = Verdict.READY
     for code, site in inv.sites.items():
         sr = verdicts.get(code)
         if sr is None:
             continue
         worst = [sr.verdicts[p].verdict for p in profiles]
-        if all(v is ready for v in worst):
-            continue
-        shown += 1
-        w(
-            f"  {code:<7} {site.name[:22]:<22} {sr.best_profile or '-':<6} "
-            + " ".join(f"{v.value:<10}" for v in worst)
-            + f"  {_first_reason(sr, profiles)}\n"
-        )
-    if not shown:
-        w("  (none)\n")
+        for p, v in zip(profiles, worst, strict=True):
+            counts[p][v] += 1
+        if any(v is not ready for v in worst):
+            rows.append(
+                f"  {code:<7} {site.name[:22]:<22} {sr.best_profile or '-':<6} "
+                + " ".join(f"{v.value:<10}" for v in worst)
+                + f"  {_first_reason(sr, profiles)}\n"
+            )
+    for p in profiles:
+        w(f"  {p:<10}" + "".join(f"{counts[p][v]:>11}" for v in Verdict) + "\n")
+
+    w("\nSites not ready for every profile\n")
+    header = f"  {'code':<7} {'name':<22} {'best':<6} " + " ".join(f"{p:<10}" for p in profiles)
+    w(header + "  reason\n")
+    w("".join(rows) or "  (none)\n")
 
     w(f"\nConference load per link ({load_profile}), most utilised first\n")
     w(f"  {'link':<18} {'up load/capacity':>28} {'down load/capacity':>28}\n")
-    ranked = sorted(
-        loads.values(), key=lambda ld: -max(ld.utilisation(UP) or 0, ld.utilisation(DOWN) or 0)
-    )
+    ranked = sorted(loads.values(), key=lambda ld: -ld.peak_utilisation)
     for ld in ranked[:25]:
         cells = []
         for d in (UP, DOWN):

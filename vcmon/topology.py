@@ -212,6 +212,20 @@ class LinkLoad:
             return load / cap
         return math.inf if load > 0 else 0.0
 
+    @property
+    def peak_utilisation(self) -> float:
+        """The higher utilisation of the two directions (what a link is ranked by).
+
+        >>> LinkLoad("l", 5e6, 9e6, 10e6, 10e6, 4, 8).peak_utilisation
+        0.9
+        """
+        up, down = self.up_bps, self.down_bps
+        up_cap, down_cap = self.capacity_up_bps, self.capacity_down_bps
+        return max(
+            up / up_cap if up_cap > 0 else (math.inf if up > 0 else 0.0),
+            down / down_cap if down_cap > 0 else (math.inf if down > 0 else 0.0),
+        )
+
     def spare_bps(self, direction: Direction) -> float:
         """Capacity minus conference load; negative when overloaded."""
         return self.capacity_bps(direction) - self.load_bps(direction)
