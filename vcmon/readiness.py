@@ -253,22 +253,21 @@ def assess(
         scenario = Scenario(sites, missing_loads[0], topology, cascade_at)
         all_loads.update(conference_loads(graph, routes, scenario, missing_loads))
     one_way = _one_way_latency(inventory, routes)
-    by_site: dict[str, dict[str, ProfileVerdict]] = {code: {} for code in ordered}
+    columns = []  # per profile, the verdicts of `ordered`
     for name in names:
         judge = _Judge(
             inventory, routes, inventory.profiles[name], all_loads[name], measurements, now,
             one_way, monitored_links, max_age_s,
         )  # fmt: skip
-        for code in ordered:
-            by_site[code][name] = judge.verdict(code)
+        columns.append(judge.verdicts(ordered))
 
     by_demand = sorted(names, key=lambda n: inventory.profiles[n].demand_bps, reverse=True)
     result: dict[str, SiteReadiness] = {}
-    ready = Verdict.READY  # a local: Enum member lookups are slow, and this runs 36k times
-    for code, verdicts in by_site.items():
+    for code, row in zip(ordered, zip(*columns, strict=True), strict=True):
+        verdicts = dict(zip(names, row, strict=True))
         best = None
         for name in by_demand:
-            if verdicts[name].verdict is ready:
+            if verdicts[name].verdict is _READY:
                 best = name
                 break
         result[code] = SiteReadiness(code, verdicts, best)
@@ -345,6 +344,22 @@ class _Judge:
                     self._capacity_reason(hop.link, opposite(hop.direction), towards=False),
                 ]
             self._capacity[site] = (*(r for r in own if r), *upstream)
+
+    def verdicts(self, sites: Sequence[str]) -> list[ProfileVerdict]:
+        """`verdict` of each site; the common ready case inline (36,000 times nationally)."""
+        paths, capacity, path = self.routes.paths, self._capacity, self._path
+        name, basis = self.profile.name, self.basis
+        out = []
+        for site in sites:
+            if site in paths:
+                reasons = path.get(site)
+                if reasons is None:
+                    reasons = self.path_reasons(site)
+                if not reasons and not capacity[site]:
+                    out.append(ProfileVerdict(site, name, _READY, (), _NO_CAUSE, None, basis))
+                    continue
+            out.append(self.verdict(site))
+        return out
 
     def verdict(self, site: str) -> ProfileVerdict:
         if site not in self.routes.paths:
