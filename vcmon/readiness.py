@@ -50,7 +50,7 @@ from vcmon.model import (
     Threshold,
     Verdict,
 )
-from vcmon.topology import LinkLoad, Routes, Scenario, conference_loads, opposite
+from vcmon.topology import LinkLoads, Routes, Scenario, conference_loads, opposite
 from vcmon.units import format_duration, format_rate
 
 if TYPE_CHECKING:  # only for the annotation: the graph is built and walked by vcmon.topology
@@ -202,7 +202,7 @@ def assess(
     now: float | None = None,
     profiles: Sequence[str] | None = None,
     monitored_links: frozenset[str] = frozenset(),
-    loads: Mapping[str, Mapping[str, LinkLoad]] | None = None,
+    loads: Mapping[str, LinkLoads] | None = None,
     max_age_s: Mapping[str, float] | None = None,
 ) -> Mapping[str, SiteReadiness]:
     """Verdicts for every site in `sites` (all of them joining one conference), per profile.
@@ -302,7 +302,7 @@ class _Judge:
         inventory: Inventory,
         routes: Routes,
         profile: Profile,
-        loads: Mapping[str, LinkLoad],
+        loads: LinkLoads,
         measurements: Measurements | None,
         now: float | None,
         one_way: Mapping[str, float | None],
@@ -323,17 +323,15 @@ class _Judge:
         planned = measurements is None
         self._path: dict[str, tuple[Reason, ...]] = self._planned() if planned else {}
         self._capacity: dict[str, tuple[Reason, ...]] = {}
+        links = inventory.links
         for site, hops in routes.hops.items():  # every site after its next hop
             if not hops:
                 self._capacity[site] = ()
                 continue
             hop, upstream = hops[0], self._capacity[routes.paths[site][1]]
-            ld = loads[hop.link]
-            if (
-                planned
-                and ld.up_bps <= ld.capacity_up_bps
-                and (ld.down_bps <= ld.capacity_down_bps)
-            ):
+            up, down = loads.bps(hop.link)
+            link = links[hop.link]
+            if planned and up <= link.up_bps and down <= link.down_bps:
                 # planned basis, both directions within contract: the common case
                 self._capacity[site] = upstream
                 continue

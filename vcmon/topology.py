@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -55,6 +55,7 @@ __all__ = [
     "Bottleneck",
     "Hop",
     "LinkLoad",
+    "LinkLoads",
     "Routes",
     "Scenario",
     "Spof",
@@ -235,7 +236,7 @@ class LinkLoad:
         return self.spare_bps(Direction.UP) < 0 or self.spare_bps(Direction.DOWN) < 0
 
 
-def conference_load(graph: nx.Graph, routes: Routes, scenario: Scenario) -> Mapping[str, LinkLoad]:
+def conference_load(graph: nx.Graph, routes: Routes, scenario: Scenario) -> LinkLoads:
     """The load a conference puts on every link of the graph (zero-load links included).
 
     Each joining site has ``max(rooms, 1)`` endpoints, each sending one stream of
@@ -257,7 +258,7 @@ def conference_load(graph: nx.Graph, routes: Routes, scenario: Scenario) -> Mapp
 
 def conference_loads(
     graph: nx.Graph, routes: Routes, scenario: Scenario, profiles: Sequence[Profile]
-) -> dict[str, Mapping[str, LinkLoad]]:
+) -> dict[str, LinkLoads]:
     """`conference_load` of one scenario for each of `profiles` (`scenario.profile` unused).
 
     Who sends how many streams over which link does not depend on the profile, so it is
@@ -296,29 +297,67 @@ def conference_loads(
     sent = {
         hop.link: (behind[site], hop.direction is Direction.UP) for site, hop in first_hop.items()
     }
-    links = [link for _, _, links in graph.edges(data="links") for link in links]
+    links = {link.id: link for _, _, links in graph.edges(data="links") for link in links}
 
-    result: dict[str, Mapping[str, LinkLoad]] = {}
+    result: dict[str, LinkLoads] = {}
     for profile in profiles:
         if scenario.topology is ConferenceTopology.SFU:
             tiles = max(0, min(total - 1, profile.sfu_max_tiles))
             down_each = profile.tile_demand_bps
         else:
             tiles, down_each = 1, profile.demand_bps
-        up_each = profile.demand_bps
-        loads: dict[str, LinkLoad] = {}
-        for link in links:
-            n, toward_is_up = sent.get(link.id, (0, True))
-            # Uploads cross the first hop toward the bridge; what the bridge sends, the other way.
-            if toward_is_up:
-                up_n, up_bps, down_n, down_bps = n, n * up_each, n * tiles, n * tiles * down_each
-            else:
-                down_n, down_bps, up_n, up_bps = n, n * up_each, n * tiles, n * tiles * down_each
-            loads[link.id] = LinkLoad(
-                link.id, float(up_bps), float(down_bps), link.up_bps, link.down_bps, up_n, down_n
-            )
-        result[profile.name] = loads
+        result[profile.name] = LinkLoads(links, sent, profile.demand_bps, tiles, down_each)
     return result
+
+
+class LinkLoads(Mapping[str, LinkLoad]):
+    """One scenario's load on every link for one profile; each LinkLoad is built on first use.
+
+    Readiness needs only the two rates of each site's first hop, for every profile (36,000
+    times on a national inventory): `bps` gives them without building a LinkLoad.
+    """
+
+    __slots__ = ("_built", "_down_each", "_links", "_sent", "_tiles", "_up_each")
+
+    def __init__(
+        self,
+        links: Mapping[str, Link],
+        sent: Mapping[str, tuple[int, bool]],
+        up_each: float,
+        tiles: int,
+        down_each: float,
+    ) -> None:
+        self._links = links
+        self._sent = sent
+        """Per loaded link: streams sent toward the bridge, and whether that is its UP sense."""
+        self._up_each, self._tiles, self._down_each = up_each, tiles, down_each
+        self._built: dict[str, LinkLoad] = {}
+
+    def bps(self, link: str) -> tuple[float, float]:
+        """(UP, DOWN) load of a link in bits/s."""
+        n, toward_is_up = self._sent.get(link, (0, True))
+        # Uploads cross the first hop toward the bridge; what the bridge sends, the other way.
+        toward, away = n * self._up_each, n * self._tiles * self._down_each
+        return (toward, away) if toward_is_up else (away, toward)
+
+    def __getitem__(self, link: str) -> LinkLoad:
+        built = self._built.get(link)
+        if built is None:
+            spec = self._links[link]
+            n, toward_is_up = self._sent.get(link, (0, True))
+            up_bps, down_bps = self.bps(link)
+            up_n, down_n = (n, n * self._tiles) if toward_is_up else (n * self._tiles, n)
+            built = LinkLoad(
+                link, float(up_bps), float(down_bps), spec.up_bps, spec.down_bps, up_n, down_n
+            )
+            self._built[link] = built
+        return built
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._links)
+
+    def __len__(self) -> int:
+        return len(self._links)
 
 
 @dataclass(frozen=True, slots=True)

@@ -471,3 +471,27 @@ def test_spofs_agree_with_removing_each_site_and_link_by_brute_force(seed: int) 
             if cut:
                 expected.append(("link", data["link"].id, tuple(sorted(cut))))
     assert sorted(spof_table(inv)) == sorted(expected)
+
+
+@pytest.mark.parametrize("topo", list(ConferenceTopology))
+def test_link_loads_rates_match_the_loads_built_from_them(topo: ConferenceTopology) -> None:
+    inv = inventory(
+        {"P": (None, 1), "D": ("P", 2), "A": ("D", 3), "B": ("D", 1)},
+        [
+            ("P-D", "D", "P", 4 * M, 4 * M),
+            ("D-A", "A", "D", M, M),
+            ("B-D", "D", "B", M, M),  # described from the upstream end: DOWN carries uploads
+            ("B-P", "B", "P", M, M),
+        ],
+        backups=frozenset({"B-P"}),
+    )
+    graph = build_graph(inv)
+    r = routes(graph, "P")
+    loads = conference_load(graph, r, Scenario(frozenset("ABD"), PROFILE, topo, frozenset("D")))
+    assert sorted(loads) == sorted(inv.links) and len(loads) == 4
+    for link in loads:
+        assert loads.bps(link) == (loads[link].up_bps, loads[link].down_bps)
+    assert loads["B-P"].up_bps == loads["B-P"].down_bps == 0.0  # the backup carries nothing
+    assert loads["B-D"].streams_down == 1  # B's upload crosses B-D against its UP sense
+    with pytest.raises(KeyError):
+        loads["nope"]

@@ -124,7 +124,7 @@ class Evaluator:
         self._status = InventoryStatus(ok=False, loaded_at=0.0, error="not loaded")
         self._graph: nx.Graph | None = None
         self._routes: topology.Routes | None = None
-        self._loads: dict[str, Mapping[str, topology.LinkLoad]] = {}
+        self._loads: dict[str, topology.LinkLoads] = {}
         self._spofs: list[topology.Spof] = []
         self._monitored: frozenset[str] = frozenset()
         self._max_age: Mapping[str, float] = {}
@@ -140,14 +140,9 @@ class Evaluator:
         routes = topology.routes(graph, inv.conference.bridge)
         conf = inv.conference
         sites = frozenset(inv.sites)
-        loads = {
-            name: topology.conference_load(
-                graph,
-                routes,
-                topology.Scenario(sites, profile, conf.topology, frozenset(conf.cascade_at)),
-            )
-            for name, profile in inv.profiles.items()
-        }
+        first = next(iter(inv.profiles.values()))
+        scenario = topology.Scenario(sites, first, conf.topology, frozenset(conf.cascade_at))
+        loads = topology.conference_loads(graph, routes, scenario, list(inv.profiles.values()))
         cycles = max(p.policy.hysteresis_cycles for p in inv.profiles.values())
         with self._lock:
             self._inventory, self._graph, self._routes = inv, graph, routes
