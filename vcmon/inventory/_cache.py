@@ -231,7 +231,9 @@ def store_inventory(path: str | os.PathLike[str], inventory: model.Inventory) ->
         return
     buffer = io.BytesIO()
     try:
-        _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump((_listing(path), files, inventory))
+        pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+        pickler.dispatch_table = _dispatch_table()
+        pickler.dump((_listing(path), files, inventory))
     except (pickle.PicklingError, TypeError):
         return
     _write(entry, buffer.getvalue(), "*.pickle")
@@ -241,22 +243,22 @@ def _read_only(mapping: dict[Any, Any]) -> MappingProxyType[Any, Any]:
     return MappingProxyType(mapping)
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
+def _dispatch_table() -> dict[type, Any]:
+    """Model objects as calls of their class: several times faster to load than their state.
+
+    Keyed by exact type and looked up by pickle's C code: only model objects cost a Python
+    call, not the strings, floats and tuples inside them.
+    """
+    table: dict[type, Any] = {MappingProxyType: lambda m: (_read_only, (dict(m),))}
+    for kind in vars(model).values():
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+            names = tuple(f.name for f in dataclasses.fields(kind) if f.init)
+            table[kind] = functools.partial(_as_call, names=names)
+    return table
 
 
-class _Pickler(pickle.Pickler):
-    """Dataclasses as constructor calls (several times faster to load than their state)."""
-
-    def reducer_override(self, obj: Any) -> Any:
-        kind = type(obj)
-        if kind is MappingProxyType:
-            return _read_only, (dict(obj),)
-        names = _FIELDS.get(kind)
-        if names is None and dataclasses.is_dataclass(kind):
-            names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(kind) if f.init)
-        if names:
-            return kind, tuple(getattr(obj, name) for name in names)
-        return NotImplemented
+def _as_call(obj: Any, names: tuple[str, ...]) -> tuple[type, tuple[Any, ...]]:
+    return type(obj), tuple([getattr(obj, name) for name in names])
 
 
 class _Unpickler(pickle.Unpickler):
