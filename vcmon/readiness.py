@@ -344,19 +344,41 @@ class _Judge:
             self._capacity[site] = (*(r for r in own if r), *upstream)
 
     def verdicts(self, sites: Sequence[str]) -> list[ProfileVerdict]:
-        """`verdict` of each site; the common ready case inline (36,000 times nationally)."""
-        paths, capacity, path = self.routes.paths, self._capacity, self._path
+        """`verdict` of each site, the common cases inline (36,000 times nationally).
+
+        A site whose only reasons are its path's links (no path-quality reason) shares its
+        capacity tuple with every site below the same failing links: the worst of them and
+        the one nearest the bridge are found once per tuple, and only local/upstream is the
+        site's own (the root is local when it is the site's first hop).
+        """
+        paths, hops, capacity, path = (
+            self.routes.paths,
+            self.routes.hops,
+            self._capacity,
+            self._path,
+        )
         name, basis = self.profile.name, self.basis
+        judged: dict[int, tuple[Verdict, str]] = {}
         out = []
         for site in sites:
-            if site in paths:
-                reasons = path.get(site)
-                if reasons is None:
-                    reasons = self.path_reasons(site)
-                if not reasons and not capacity[site]:
-                    out.append(ProfileVerdict(site, name, _READY, (), _NO_CAUSE, None, basis))
-                    continue
-            out.append(self.verdict(site))
+            if site not in paths:
+                out.append(self.verdict(site))
+                continue
+            reasons = path.get(site)
+            if reasons is None:
+                reasons = self.path_reasons(site)
+            on_links = capacity[site]
+            if reasons:
+                out.append(self.verdict(site))
+            elif not on_links:
+                out.append(ProfileVerdict(site, name, _READY, (), _NO_CAUSE, None, basis))
+            else:
+                found = judged.get(id(on_links))
+                if found is None:
+                    found = judged[id(on_links)] = _nearest_worst(on_links)
+                verdict, root = found
+                cause = RootCause.LOCAL if hops[site][0].link == root else RootCause.UPSTREAM
+                out.append(ProfileVerdict(site, name, verdict, on_links, cause, root, basis))
         return out
 
     def verdict(self, site: str) -> ProfileVerdict:
@@ -480,6 +502,14 @@ class _Judge:
     def _fresh(self, lm: LinkMeasurement) -> bool:
         max_age = self.max_age_s.get(lm.link, self.policy.max_age_s)
         return lm.failure is None and self.now - lm.measured_at <= max_age
+
+
+def _nearest_worst(reasons: tuple[Reason, ...]) -> tuple[Verdict, str]:
+    """The worst verdict of reasons about a path's links (site first), and the link of the
+    last reason giving it: the one nearest the bridge, which `_Judge._blame` would pick."""
+    worst = max(_RANK[r.verdict] for r in reasons)
+    root = [r for r in reasons if _RANK[r.verdict] == worst][-1]
+    return root.verdict, root.where
 
 
 def _over(metric: Metric, value: float, limit: Threshold, where: str, detail: str = "") -> Reason:

@@ -495,3 +495,57 @@ def test_unknown_site_or_profile_is_rejected(sites, profiles, message: str) -> N
 )
 def test_reason_text_states_value_limit_and_source(reason: Reason, text: str) -> None:
     assert reason.text() == text
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_batch_verdicts_equal_one_site_at_a_time_on_the_sample_with_random_measurements(
+    seed: int,
+) -> None:
+    """The batch path's shortcuts (shared link-reason tuples) change no verdict, cause or root."""
+    import random
+
+    from vcmon.inventory import load_inventory
+    from vcmon.readiness import _Judge, _one_way_latency
+    from vcmon.topology import Scenario, conference_loads
+
+    inv = load_inventory("inventory/quang-ngai.yaml")
+    graph = build_graph(inv)
+    r = routes(graph, inv.conference.bridge)
+    rnd, now = random.Random(seed), 1000.0
+    paths = {
+        code: PathMeasurement(
+            code,
+            now - rnd.choice([5.0, 5.0, 400.0]),
+            0.04,
+            rnd.choice([0.05, 0.15, 0.4]),
+            rnd.choice([None, 0.01, 0.04, 0.06]),
+            rnd.choice([0.0, 0.02, 0.1]),
+            failure="timeout" if rnd.random() < 0.05 else None,
+        )
+        for code in inv.sites
+        if rnd.random() > 0.05
+    }
+    links = {
+        lid: LinkMeasurement(
+            lid,
+            now - rnd.choice([5.0, 5.0, 400.0]),
+            link.up_bps * rnd.random(),
+            link.down_bps * rnd.random(),
+            link.up_bps,
+            link.down_bps,
+            failure="timeout" if rnd.random() < 0.05 else None,
+        )
+        for lid, link in inv.links.items()
+        if rnd.random() > 0.1
+    }
+    measured = Measurements(paths, links)
+    monitored = frozenset(rnd.sample(sorted(inv.links), len(inv.links) // 2))
+    scenario = Scenario(frozenset(inv.sites), inv.profiles["hd"], ConferenceTopology.MCU)
+    loads = conference_loads(graph, r, scenario, list(inv.profiles.values()))
+    one_way = _one_way_latency(inv, r)
+    for basis in (None, measured):
+        for name, profile in inv.profiles.items():
+            args = (inv, r, profile, loads[name], basis, now, one_way, monitored)
+            batch = _Judge(*args).verdicts(list(inv.sites))
+            assert batch == [_Judge(*args).verdict(code) for code in inv.sites]
+            assert any(v.root_cause is RootCause.UPSTREAM for v in batch) or basis is None
