@@ -1,3 +1,3 @@
-from vcmon.cli import main
+from vcmon.cli import entry
 
-raise SystemExit(main())
+raise SystemExit(entry())
