@@ -420,17 +420,24 @@ def _sites_csv(analysis: dict[str, Any], profiles: Sequence[str]) -> str:
     return buf.getvalue()
 
 
-def _first_reason(site: SiteReadiness, profiles: Sequence[str]) -> str:
-    """The reason of the least demanding profile that is not ready, its root's first."""
+def _first_reason(site: SiteReadiness, profiles: Sequence[str], texts: dict[int, str]) -> str:
+    """The reason of the least demanding profile that is not ready, its root's first.
+
+    `texts` keeps each reason's text by id: sites behind one overloaded link share it.
+    """
     for p in profiles:
         v = site.verdicts[p]
         if v.verdict is Verdict.READY or not v.reasons:
             continue
+        reason = v.reasons[0]
         if v.root_cause is RootCause.UPSTREAM:
-            at_root = [r for r in v.reasons if r.where == v.root]
-            text = (at_root or list(v.reasons))[0].text()
+            reason = next((r for r in v.reasons if r.where == v.root), reason)
+        text = texts.get(id(reason))
+        if text is None:
+            text = texts[id(reason)] = reason.text()
+        if v.root_cause is RootCause.UPSTREAM:
             return f"{p}: upstream {v.root}: {text}"
-        return f"{p}: {v.reasons[0].text()}"
+        return f"{p}: {text}"
     return ""
 
 
@@ -453,7 +460,8 @@ def _analysis_table(
     w("Readiness (sites per verdict)\n")
     w(f"  {'profile':<10}" + "".join(f"{v.value:>11}" for v in Verdict) + "\n")
     counts = {p: dict.fromkeys(Verdict, 0) for p in profiles}
-    rows = []
+    rows: list[str] = []
+    texts: dict[int, str] = {}
     ready = Verdict.READY
     for code, site in inv.sites.items():
         sr = verdicts.get(code)
@@ -466,7 +474,7 @@ def _analysis_table(
             rows.append(
                 f"  {code:<7} {site.name[:22]:<22} {sr.best_profile or '-':<6} "
                 + " ".join(f"{v.value:<10}" for v in worst)
-                + f"  {_first_reason(sr, profiles)}\n"
+                + f"  {_first_reason(sr, profiles, texts)}\n"
             )
     for p in profiles:
         w(f"  {p:<10}" + "".join(f"{counts[p][v]:>11}" for v in Verdict) + "\n")
