@@ -431,8 +431,23 @@ def spofs(graph: nx.Graph, bridge: str) -> list[Spof]:
     """
     if bridge not in graph:
         raise ValueError(f"bridge {bridge!r} is not a site of the graph")
-    idom = nx.immediate_dominators(graph.to_directed(as_view=True), bridge)
+    # A site with one neighbour (most communes) is dominated by it and lies on no other
+    # site's path: the dominator tree of the rest is the same, and ten times cheaper.
+    leaves = {
+        node: next(iter(nbrs))
+        for node, nbrs in graph.adjacency()
+        if len(nbrs) == 1 and node != bridge
+    }
+    core = nx.DiGraph()
+    core.add_node(bridge)
+    for u, v in graph.edges():
+        if u not in leaves and v not in leaves:
+            core.add_edges_from(((u, v), (v, u)))
+    idom = nx.immediate_dominators(core, bridge)
     idom.pop(bridge, None)  # networkx < 3.5 maps the start node to itself
+    for leaf, neighbour in leaves.items():
+        if neighbour in idom or neighbour == bridge:
+            idom[leaf] = neighbour
     children: dict[str, list[str]] = defaultdict(list)
     for node, parent in idom.items():
         children[parent].append(node)
