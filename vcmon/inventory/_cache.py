@@ -34,11 +34,13 @@ import os
 import pickle
 import sys
 import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path, PosixPath
 from types import MappingProxyType
 from typing import Any
 
 from vcmon import model
+from vcmon.inventory._gc import gc_paused
 
 MIN_BYTES = 16 * 1024
 MAX_ENTRIES = 1000
@@ -229,14 +231,54 @@ def store_inventory(path: str | os.PathLike[str], inventory: model.Inventory) ->
     files = [(str(p), _file_digest(p)) for p in inventory.sources]
     if any(not digest for _, digest in files):
         return
-    buffer = io.BytesIO()
     try:
-        pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
-        pickler.dispatch_table = _dispatch_table()
-        pickler.dump((_listing(path), files, inventory))
+        devices = _Deferred(_dumps(dict(inventory.devices)), len(inventory.devices))
+        stored = dataclasses.replace(inventory, devices=devices)
+        payload = _dumps((_listing(path), files, stored))
     except (pickle.PicklingError, TypeError):
         return
-    _write(entry, buffer.getvalue(), "*.pickle")
+    _write(entry, payload, "*.pickle")
+
+
+def _dumps(value: Any) -> bytes:
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = _dispatch_table()
+    pickler.dump(value)
+    return buffer.getvalue()
+
+
+class _Deferred(Mapping[str, Any]):
+    """A read-only mapping unpickled on first use.
+
+    Devices and their interfaces are a third of a national inventory's objects, and neither
+    `validate` (which counts them) nor `analyze` looks at them.
+    """
+
+    __slots__ = ("_blob", "_data", "_length")
+
+    def __init__(self, blob: bytes, length: int) -> None:
+        self._blob, self._length = blob, length
+        self._data: Mapping[str, Any] | None = None
+
+    def _loaded(self) -> Mapping[str, Any]:
+        data = self._data
+        if data is None:
+            with gc_paused():
+                data = self._data = MappingProxyType(_Unpickler(io.BytesIO(self._blob)).load())
+        return data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._loaded()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __repr__(self) -> str:
+        return repr(dict(self._loaded()))
 
 
 def _read_only(mapping: dict[Any, Any]) -> MappingProxyType[Any, Any]:
@@ -249,7 +291,10 @@ def _dispatch_table() -> dict[type, Any]:
     Keyed by exact type and looked up by pickle's C code: only model objects cost a Python
     call, not the strings, floats and tuples inside them.
     """
-    table: dict[type, Any] = {MappingProxyType: lambda m: (_read_only, (dict(m),))}
+    table: dict[type, Any] = {
+        MappingProxyType: lambda m: (_read_only, (dict(m),)),
+        _Deferred: lambda d: (_Deferred, (d._blob, d._length)),
+    }
     for kind in vars(model).values():
         if isinstance(kind, type) and dataclasses.is_dataclass(kind):
             names = tuple(f.name for f in dataclasses.fields(kind) if f.init)
@@ -267,8 +312,8 @@ class _Unpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if module == model.__name__ and isinstance(getattr(model, name, None), type):
             return getattr(model, name)
-        if (module, name) == (__name__, "_read_only"):
-            return _read_only
+        if module == __name__ and name in ("_read_only", "_Deferred"):
+            return globals()[name]
         if (module, name) in (("pathlib", "PosixPath"), ("pathlib", "Path")):
             return PosixPath
         raise pickle.UnpicklingError(f"not allowed in a cache entry: {module}.{name}")

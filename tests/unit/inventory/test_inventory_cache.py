@@ -122,6 +122,11 @@ def test_a_second_load_is_the_cached_resolved_inventory(tmp_path: Path, cache_di
     assert type(second.sites) is type(first.sites)  # still read-only mappings
     with pytest.raises(TypeError):
         second.sites["x"] = second.sites["21340"]  # type: ignore[index]
+    # devices are read from the entry only when first used, and are then the same
+    assert len(second.devices) == len(first.devices)
+    assert dict(second.devices) == dict(first.devices)
+    with pytest.raises(TypeError):
+        second.devices["x"] = next(iter(second.devices.values()))  # type: ignore[index]
 
 
 def test_an_edited_or_added_file_gives_a_new_resolved_inventory(
