@@ -297,7 +297,7 @@ def conference_loads(
     sent = {
         hop.link: (behind[site], hop.direction is Direction.UP) for site, hop in first_hop.items()
     }
-    links = {link.id: link for _, _, links in graph.edges(data="links") for link in links}
+    links = {link.id: link for _, _, links in _edges(graph) for link in links}
 
     result: dict[str, LinkLoads] = {}
     for profile in profiles:
@@ -440,7 +440,7 @@ def spofs(graph: nx.Graph, bridge: str) -> list[Spof]:
     }
     core = nx.DiGraph()
     core.add_node(bridge)
-    for u, v in graph.edges():
+    for u, v, _ in _edges(graph):
         if u not in leaves and v not in leaves:
             core.add_edges_from(((u, v), (v, u)))
     idom = nx.immediate_dominators(core, bridge)
@@ -461,7 +461,9 @@ def spofs(graph: nx.Graph, bridge: str) -> list[Spof]:
     # edge is inside the subtrees of its ends' lowest common ancestor and of that one's own).
     leaving = dict.fromkeys(order, 0)
     uplink: dict[str, tuple[Link, ...]] = {}  # the edge from a site to its dominator, if any
-    for u, v, links in graph.edges(order, data="links"):
+    for u, v, links in _edges(graph):
+        if u not in depth:
+            continue  # another component
         leaving[u] += 1
         leaving[v] += 1
         if idom.get(u) == v:
@@ -492,6 +494,17 @@ def spofs(graph: nx.Graph, bridge: str) -> list[Spof]:
             result.append(Spof("link", links[0].id, tuple(sorted([node, *below[node]]))))
     result.sort(key=lambda s: (-len(s.cut_off), s.kind, s.id))
     return result
+
+
+def _edges(graph: nx.Graph) -> Iterator[tuple[str, str, tuple[Link, ...]]]:
+    """(u, v, links) of every edge once, in `graph.edges()` order, from the plain adjacency
+    dicts: an EdgeView costs a Python call per edge, and these loops see 12,000 of them."""
+    seen: set[str] = set()
+    for node, neighbours in graph.adjacency():
+        for other, data in neighbours.items():
+            if other not in seen:
+                yield node, other, data["links"]
+        seen.add(node)
 
 
 # --- doctest fixture -----------------------------------------------------------------------
