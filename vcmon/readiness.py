@@ -41,6 +41,7 @@ from vcmon.model import (
     ConferenceTopology,
     Direction,
     Inventory,
+    Link,
     LinkMeasurement,
     Measurements,
     Metric,
@@ -50,7 +51,7 @@ from vcmon.model import (
     Threshold,
     Verdict,
 )
-from vcmon.topology import LinkLoads, Routes, Scenario, conference_loads, opposite
+from vcmon.topology import Hop, LinkLoads, Routes, Scenario, conference_loads, opposite
 from vcmon.units import format_duration, format_rate
 
 if TYPE_CHECKING:  # only for the annotation: the graph is built and walked by vcmon.topology
@@ -252,12 +253,12 @@ def assess(
     if missing_loads:
         scenario = Scenario(sites, missing_loads[0], topology, cascade_at)
         all_loads.update(conference_loads(graph, routes, scenario, missing_loads))
-    one_way = _one_way_latency(inventory, routes)
+    one_way, first_hops = _one_way_latency(inventory, routes), _first_hops(inventory, routes)
     columns = []  # per profile, the verdicts of `ordered`
     for name in names:
         judge = _Judge(
             inventory, routes, inventory.profiles[name], all_loads[name], measurements, now,
-            one_way, monitored_links, max_age_s,
+            one_way, first_hops, monitored_links, max_age_s,
         )  # fmt: skip
         columns.append(judge.verdicts(ordered))
 
@@ -272,6 +273,20 @@ def assess(
                 break
         result[code] = SiteReadiness(code, verdicts, best)
     return result
+
+
+_FirstHop = tuple[str, Hop, Link, str]
+"""(site, its first hop, that hop's link, its next hop's site), for each routed site."""
+
+
+def _first_hops(inventory: Inventory, routes: Routes) -> list[_FirstHop]:
+    """Every routed site but the bridge, after its next hop: the same for every profile."""
+    links = inventory.links
+    return [
+        (site, hops[0], links[hops[0].link], routes.paths[site][1])
+        for site, hops in routes.hops.items()
+        if hops
+    ]
 
 
 def _one_way_latency(inventory: Inventory, routes: Routes) -> dict[str, float | None]:
@@ -306,6 +321,7 @@ class _Judge:
         measurements: Measurements | None,
         now: float | None,
         one_way: Mapping[str, float | None],
+        first_hops: Sequence[_FirstHop],
         monitored: frozenset[str] = frozenset(),
         max_age_s: Mapping[str, float] | None = None,
     ) -> None:
@@ -322,18 +338,15 @@ class _Judge:
         self._one_way = one_way
         planned = measurements is None
         self._path: dict[str, tuple[Reason, ...]] = self._planned() if planned else {}
-        self._capacity: dict[str, tuple[Reason, ...]] = {}
-        links = inventory.links
-        for site, hops in routes.hops.items():  # every site after its next hop
-            if not hops:
-                self._capacity[site] = ()
-                continue
-            hop, upstream = hops[0], self._capacity[routes.paths[site][1]]
-            up, down = loads.bps(hop.link)
-            link = links[hop.link]
+        capacity: dict[str, tuple[Reason, ...]] = {routes.bridge: ()}
+        self._capacity = capacity
+        bps = loads.bps
+        for site, hop, link, next_hop in first_hops:  # every site after its next hop
+            upstream = capacity[next_hop]
+            up, down = bps(hop.link)
             if planned and up <= link.up_bps and down <= link.down_bps:
                 # planned basis, both directions within contract: the common case
-                self._capacity[site] = upstream
+                capacity[site] = upstream
                 continue
             own = [self._link_data_reason(hop.link)]
             if own[0] is None:
@@ -341,7 +354,7 @@ class _Judge:
                     self._capacity_reason(hop.link, hop.direction, towards=True),
                     self._capacity_reason(hop.link, opposite(hop.direction), towards=False),
                 ]
-            self._capacity[site] = (*(r for r in own if r), *upstream)
+            capacity[site] = (*(r for r in own if r), *upstream)
 
     def verdicts(self, sites: Sequence[str]) -> list[ProfileVerdict]:
         """`verdict` of each site, the common cases inline (36,000 times nationally).

@@ -505,7 +505,7 @@ def test_batch_verdicts_equal_one_site_at_a_time_on_the_sample_with_random_measu
     import random
 
     from vcmon.inventory import load_inventory
-    from vcmon.readiness import _Judge, _one_way_latency
+    from vcmon.readiness import _first_hops, _Judge, _one_way_latency
     from vcmon.topology import Scenario, conference_loads
 
     inv = load_inventory("inventory/quang-ngai.yaml")
@@ -542,10 +542,10 @@ def test_batch_verdicts_equal_one_site_at_a_time_on_the_sample_with_random_measu
     monitored = frozenset(rnd.sample(sorted(inv.links), len(inv.links) // 2))
     scenario = Scenario(frozenset(inv.sites), inv.profiles["hd"], ConferenceTopology.MCU)
     loads = conference_loads(graph, r, scenario, list(inv.profiles.values()))
-    one_way = _one_way_latency(inv, r)
+    one_way, first_hops = _one_way_latency(inv, r), _first_hops(inv, r)
     for basis in (None, measured):
         for name, profile in inv.profiles.items():
-            args = (inv, r, profile, loads[name], basis, now, one_way, monitored)
+            args = (inv, r, profile, loads[name], basis, now, one_way, first_hops, monitored)
             batch = _Judge(*args).verdicts(list(inv.sites))
             assert batch == [_Judge(*args).verdict(code) for code in inv.sites]
             assert any(v.root_cause is RootCause.UPSTREAM for v in batch) or basis is None
