@@ -366,7 +366,7 @@ def _analysis_dict(
             {
                 "code": code,
                 "name": site.name,
-                "level": site.level.value,
+                "level": site.level,  # a StrEnum: json writes its value
                 "district": site.district,
                 "joins": code in joining,
                 "best_profile": sr.best_profile,
@@ -381,8 +381,8 @@ def _analysis_dict(
                 "link": link_id,
                 "site": link.site,
                 "to": link.to,
-                "medium": link.medium.value,
-                "role": link.role.value,
+                "medium": link.medium,
+                "role": link.role,
                 "up_load_bps": ld.up_bps,
                 "up_capacity_bps": link.up_bps,
                 "up_utilisation_ratio": ld.utilisation(UP),
@@ -462,6 +462,7 @@ def _analysis_table(
     counts = {p: dict.fromkeys(Verdict, 0) for p in profiles}
     rows: list[str] = []
     texts: dict[int, str] = {}
+    verdict_cells = {v: f"{v.value:<10}" for v in Verdict}  # Enum .value is slow on 3.11
     ready = Verdict.READY
     for code, site in inv.sites.items():
         sr = verdicts.get(code)
@@ -473,7 +474,7 @@ def _analysis_table(
         if any(v is not ready for v in worst):
             rows.append(
                 f"  {code:<7} {site.name[:22]:<22} {sr.best_profile or '-':<6} "
-                + " ".join(f"{v.value:<10}" for v in worst)
+                + " ".join(verdict_cells[v] for v in worst)
                 + f"  {_first_reason(sr, profiles, texts)}\n"
             )
     for p in profiles:
