@@ -154,22 +154,38 @@ Hop(link='P-D', direction=<Direction.UP: 'up'>)))
     """
     if bridge not in graph:
         raise ValueError(f"bridge {bridge!r} is not a site of the graph")
+    adj = dict(graph.adjacency())  # plain dicts: a view costs a Python call per lookup
+    # Sites with one neighbour (most communes) are reached through it and carry no one
+    # else's path: Dijkstra runs on the rest, and they are appended after it.
+    leaves = _leaves(graph, bridge)
+    core = nx.Graph()
+    core.add_node(bridge)
+    core.add_edges_from(
+        (u, v, {"weight": adj[u][v]["weight"]})
+        for u, v, _ in _edges(graph)
+        if u not in leaves and v not in leaves
+    )
     # Distances only (no per-node path lists): Dijkstra settles nodes in distance order, so a
     # node's next hop (a neighbour one edge weight closer) is always settled before it.
-    dist = nx.single_source_dijkstra_path_length(graph, bridge, weight="weight")
-    adj = dict(graph.adjacency())  # plain dicts: a view costs a Python call per lookup
+    dist = nx.single_source_dijkstra_path_length(core, bridge, weight="weight")
     up, down = Direction.UP, Direction.DOWN
     paths: dict[str, tuple[str, ...]] = {bridge: (bridge,)}
     hops: dict[str, tuple[Hop, ...]] = {bridge: ()}
+
+    def reach(node: str, upstream: str, link: Link) -> None:
+        paths[node] = (node, *paths[upstream])
+        hops[node] = (Hop(link.id, up if link.site == node else down), *hops[upstream])
+
     for node, d in dist.items():
         if node == bridge:
             continue
         for upstream, data in adj[node].items():
             if upstream in paths and dist[upstream] + data["weight"] == d:
                 break
-        link: Link = data["link"]
-        paths[node] = (node, *paths[upstream])
-        hops[node] = (Hop(link.id, up if link.site == node else down), *hops[upstream])
+        reach(node, upstream, data["link"])
+    for node, upstream in leaves.items():
+        if upstream in paths:
+            reach(node, upstream, adj[node][upstream]["link"])
     unreachable = frozenset(n for n in graph if n not in paths)
     return Routes(bridge, paths, hops, unreachable)
 
@@ -433,11 +449,7 @@ def spofs(graph: nx.Graph, bridge: str) -> list[Spof]:
         raise ValueError(f"bridge {bridge!r} is not a site of the graph")
     # A site with one neighbour (most communes) is dominated by it and lies on no other
     # site's path: the dominator tree of the rest is the same, and ten times cheaper.
-    leaves = {
-        node: next(iter(nbrs))
-        for node, nbrs in graph.adjacency()
-        if len(nbrs) == 1 and node != bridge
-    }
+    leaves = _leaves(graph, bridge)
     core = nx.DiGraph()
     core.add_node(bridge)
     for u, v, _ in _edges(graph):
@@ -494,6 +506,15 @@ def spofs(graph: nx.Graph, bridge: str) -> list[Spof]:
             result.append(Spof("link", links[0].id, tuple(sorted([node, *below[node]]))))
     result.sort(key=lambda s: (-len(s.cut_off), s.kind, s.id))
     return result
+
+
+def _leaves(graph: nx.Graph, bridge: str) -> dict[str, str]:
+    """Each site but the bridge with exactly one neighbour, and that neighbour."""
+    return {
+        node: next(iter(nbrs))
+        for node, nbrs in graph.adjacency()
+        if len(nbrs) == 1 and node != bridge
+    }
 
 
 def _edges(graph: nx.Graph) -> Iterator[tuple[str, str, tuple[Link, ...]]]:
