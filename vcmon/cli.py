@@ -331,7 +331,7 @@ def _analyze(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-UP, DOWN = Direction.UP, Direction.DOWN  # Enum member lookups are slow on 3.11: once here
+UP, DOWN = Direction.UP, Direction.DOWN  # looked up once: Enum attributes are slow on 3.11
 
 
 def _analysis_dict(
@@ -462,7 +462,7 @@ def _analysis_table(
     counts = {p: dict.fromkeys(Verdict, 0) for p in profiles}
     rows: list[str] = []
     texts: dict[int, str] = {}
-    verdict_cells = {v: f"{v.value:<10}" for v in Verdict}  # Enum .value is slow on 3.11
+    verdict_cells = {v: f"{v.value:<10}" for v in Verdict}  # formatted once, not per row
     ready = Verdict.READY
     for code, site in inv.sites.items():
         sr = verdicts.get(code)
