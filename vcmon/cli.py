@@ -502,10 +502,18 @@ def _analysis_table(
     w("\nSingle points of failure (sites cut off)\n")
     if not spofs:
         w("  (none)\n")
+    # Every single-homed site's own link cuts off that one site: thousands of lines that say
+    # the same thing nationally, so they are counted, not listed (like links above).
+    singles = 0
     for spof in sorted(spofs, key=lambda s: -len(s.cut_off)):
         cut = spof.cut_off
+        if len(cut) == 1:
+            singles += 1
+            continue
         names = ", ".join(cut[:8]) + (f", ... ({len(cut)} sites)" if len(cut) > 8 else "")
         w(f"  {spof.kind:<5} {spof.id:<18} {len(cut):>4}  {names}\n")
+    if singles:
+        w(f"  ... {singles} more that each cut off one site (--format json for all)\n")
     return out.getvalue()
 
 

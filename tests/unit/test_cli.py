@@ -117,3 +117,20 @@ def test_bad_sites_selector_names_it() -> None:
     out = run("analyze", str(EXAMPLE), "--sites", "district:21010")
     assert out.returncode == 2
     assert "'21010' is not a district code" in out.stderr
+
+
+def test_analyze_table_lists_multi_site_spofs_and_counts_one_site_ones(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from vcmon import topology
+    from vcmon.inventory import load_inventory
+
+    sample = ROOT / "inventory" / "quang-ngai.yaml"
+    assert main(["analyze", str(sample)]) == 0
+    table = capsys.readouterr().out.split("Single points of failure (sites cut off)\n")[1]
+    inv = load_inventory(sample)
+    spofs = topology.spofs(topology.build_graph(inv), inv.conference.bridge)
+    listed = [line.split()[:3] for line in table.splitlines() if not line.startswith("  ...")]
+    wide = [s for s in spofs if len(s.cut_off) > 1]
+    assert listed == [[s.kind, s.id, str(len(s.cut_off))] for s in wide]
+    assert f"... {len(spofs) - len(wide)} more that each cut off one site" in table
