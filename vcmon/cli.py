@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from vcmon import __version__
 from vcmon.errors import InventoryError, VcmonError
 from vcmon.exporter import DEFAULT_LISTEN
+from vcmon.memory import gc_paused
 from vcmon.model import ConferenceTopology, Direction, Inventory, Level, RootCause, Verdict
 from vcmon.model import select_sites as model_select_sites
 from vcmon.units import format_rate
@@ -252,13 +253,8 @@ def _usage_error(message: str) -> InventoryError:
 def cmd_analyze(args: argparse.Namespace) -> int:
     # One pass over acyclic data: the cyclic collector would only rescan the national
     # inventory's objects again and again (~15% of the command's time).
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _analyze(args)
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _analyze(args: argparse.Namespace) -> int:

@@ -17,7 +17,6 @@ compresses nothing.
 
 from __future__ import annotations
 
-import gc
 import gzip
 import logging
 import platform
@@ -36,6 +35,7 @@ from vcmon import __version__
 from vcmon.exporter import names as n
 from vcmon.exporter.collector import BYTES_PER_BIT
 from vcmon.exporter.view import View
+from vcmon.memory import gc_paused
 from vcmon.model import (
     Direction,
     Inventory,
@@ -610,21 +610,17 @@ class Exposition:
             return self._build
         # The render allocates ~10^5 tuples (no cycles among them) on a heap of millions of
         # inventory objects: left on, the cyclic GC's full passes doubled or tripled its time.
-        collecting = gc.isenabled()
-        gc.disable()
         try:
-            if self._text is None or self._text.inventory is not view.inventory:
-                self._text = None  # the old inventory's text can go before the new is built
-                self._text = _Text(view.inventory)
-            plain = (self._build.plain[0], *_families(view, self._text))
-            # one piece: each write of a piece waits for the GIL (~5 ms while a render runs)
-            return _Body(view, plain, (b"".join(self._compress(plain)),))
+            with gc_paused():
+                if self._text is None or self._text.inventory is not view.inventory:
+                    self._text = None  # the old inventory's text can go before the new is built
+                    self._text = _Text(view.inventory)
+                plain = (self._build.plain[0], *_families(view, self._text))
+                # one piece: each write of a piece waits for the GIL (~5 ms while a render runs)
+                return _Body(view, plain, (b"".join(self._compress(plain)),))
         except Exception:  # never let a bug fail the scrape
             log.exception("exposition failed; serving build info only")
             return _Body(view, self._build.plain, self._build.gzip)
-        finally:
-            if collecting:
-                gc.enable()
 
     def _compress(self, chunks: tuple[bytes, ...]) -> tuple[bytes, ...]:
         """One gzip member whose deflate stream is the chunks' segments end to end: each

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from vcmon.errors import InventoryError, Problem
 from vcmon.inventory import _cache
-from vcmon.inventory._gc import gc_paused
+from vcmon.memory import gc_paused
 from vcmon.model import Inventory
 
 if TYPE_CHECKING:

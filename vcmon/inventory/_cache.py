@@ -40,7 +40,7 @@ from types import MappingProxyType
 from typing import Any
 
 from vcmon import model
-from vcmon.inventory._gc import gc_paused
+from vcmon.memory import gc_paused
 
 MIN_BYTES = 16 * 1024
 MAX_ENTRIES = 1000

@@ -33,7 +33,7 @@ from yaml.resolver import Resolver as SafeResolver
 
 from vcmon.errors import InventoryError, Problem
 from vcmon.inventory import _cache
-from vcmon.inventory._gc import gc_paused
+from vcmon.memory import gc_paused
 
 Key = str | int
 """One step of a path into a document: a mapping key or a list index."""
