@@ -55,12 +55,13 @@ def load_inventory(path: str | os.PathLike[str]) -> Inventory:
     with gc_paused():
         inventory = _cache.load_inventory(path)
         if inventory is None:
-            inventory = _load(path)
-            _cache.store_inventory(path, inventory)
+            inventory, digests = _load(path)
+            _cache.store_inventory(path, inventory, digests)
         return inventory
 
 
-def _load(path: str | os.PathLike[str]) -> Inventory:
+def _load(path: str | os.PathLike[str]) -> tuple[Inventory, list[str]]:
+    """The inventory, and the cache digest of each file it was read from (in `sources` order)."""
     from vcmon.inventory._resolve import Resolver
     from vcmon.inventory._sources import read_sources
     from vcmon.inventory._yaml import display_name
@@ -77,4 +78,4 @@ def _load(path: str | os.PathLike[str]) -> Inventory:
     problems.extend(resolver.problems)
     if problems:
         raise InventoryError(problems)
-    return inventory
+    return inventory, [doc.digest for doc in sources.docs]

@@ -200,8 +200,9 @@ def _listing(path: str | os.PathLike[str]) -> list[str]:
 
 
 def _file_digest(path: Path) -> str:
+    """`digest` of a file's bytes, as read_yaml computes it ('' when unreadable)."""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return digest(path.read_bytes())
     except OSError:
         return ""
 
@@ -224,13 +225,14 @@ def load_inventory(path: str | os.PathLike[str]) -> model.Inventory | None:
     return inventory
 
 
-def store_inventory(path: str | os.PathLike[str], inventory: model.Inventory) -> None:
+def store_inventory(
+    path: str | os.PathLike[str], inventory: model.Inventory, digests: list[str]
+) -> None:
+    """Keep a validated inventory; `digests` are its source files' (read_yaml's `digest`)."""
     entry = _manifest_entry(path)
-    if entry is None:
+    if entry is None or len(digests) != len(inventory.sources) or not all(digests):
         return
-    files = [(str(p), _file_digest(p)) for p in inventory.sources]
-    if any(not digest for _, digest in files):
-        return
+    files = [(str(p), d) for p, d in zip(inventory.sources, digests, strict=True)]
     try:
         devices = _Deferred(_dumps(dict(inventory.devices)), len(inventory.devices))
         stored = dataclasses.replace(inventory, devices=devices)
