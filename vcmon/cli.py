@@ -33,7 +33,7 @@ from vcmon.units import format_rate
 
 if TYPE_CHECKING:  # imported by the commands that need them: networkx is slow to import
     from vcmon.readiness import SiteReadiness
-    from vcmon.topology import LinkLoad, Spof
+    from vcmon.topology import LinkLoads, Spof
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -444,7 +444,7 @@ def _analysis_table(
     topo: ConferenceTopology,
     load_profile: str,
     joining: frozenset[str],
-    loads: Mapping[str, LinkLoad],
+    loads: LinkLoads,
     spofs: Sequence[Spof],
 ) -> str:
     out = io.StringIO()
@@ -483,8 +483,7 @@ def _analysis_table(
 
     w(f"\nConference load per link ({load_profile}), most utilised first\n")
     w(f"  {'link':<18} {'up load/capacity':>28} {'down load/capacity':>28}\n")
-    ranked = sorted(loads.values(), key=lambda ld: -ld.peak_utilisation)
-    for ld in ranked[:25]:
+    for ld in loads.most_utilised(25):
         cells = []
         for d in (UP, DOWN):
             cells.append(
@@ -492,8 +491,8 @@ def _analysis_table(
                 f" {ld.utilisation(d) or 0.0:>5.0%}"
             )
         w(f"  {ld.link:<18} {cells[0]:>28} {cells[1]:>28}\n")
-    if len(ranked) > 25:
-        w(f"  ... {len(ranked) - 25} more links (--format json for all)\n")
+    if len(loads) > 25:
+        w(f"  ... {len(loads) - 25} more links (--format json for all)\n")
 
     w("\nSingle points of failure (sites cut off)\n")
     if not spofs:
