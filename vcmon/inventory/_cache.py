@@ -30,6 +30,7 @@ import hashlib
 import importlib.util
 import io
 import marshal
+import operator
 import os
 import pickle
 import sys
@@ -45,7 +46,7 @@ from vcmon.memory import gc_paused
 MIN_BYTES = 16 * 1024
 MAX_ENTRIES = 1000
 
-_ENTRY_FORMAT = 2
+_ENTRY_FORMAT = 3
 
 
 @functools.cache
@@ -214,15 +215,18 @@ def load_inventory(path: str | os.PathLike[str]) -> model.Inventory | None:
         return None
     try:
         with entry.open("rb") as stream:
-            listing, files, inventory = _Unpickler(stream).load()
+            unpickler = _Unpickler(stream)
+            # The file list comes first: after an edit, the inventory is never unpickled.
+            listing, files = unpickler.load()
+            if listing != _listing(path):
+                return None
+            for name, expected in files:
+                if _file_digest(Path(name)) != expected:
+                    return None
+            inventory = unpickler.load()
     except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError, AttributeError):
         return None
-    if not isinstance(inventory, model.Inventory) or listing != _listing(path):
-        return None
-    for name, expected in files:
-        if _file_digest(Path(name)) != expected:
-            return None
-    return inventory
+    return inventory if isinstance(inventory, model.Inventory) else None
 
 
 def store_inventory(
@@ -236,7 +240,7 @@ def store_inventory(
     try:
         devices = _Deferred(_dumps(dict(inventory.devices)), len(inventory.devices))
         stored = dataclasses.replace(inventory, devices=devices)
-        payload = _dumps((_listing(path), files, stored))
+        payload = _dumps((_listing(path), files)) + _dumps(stored)
     except (pickle.PicklingError, TypeError):
         return
     _write(entry, payload, "*.pickle")
@@ -299,13 +303,18 @@ def _dispatch_table() -> dict[type, Any]:
     }
     for kind in vars(model).values():
         if isinstance(kind, type) and dataclasses.is_dataclass(kind):
-            names = tuple(f.name for f in dataclasses.fields(kind) if f.init)
-            table[kind] = functools.partial(_as_call, names=names)
+            names = [f.name for f in dataclasses.fields(kind) if f.init]
+            table[kind] = _as_call(kind, names)
     return table
 
 
-def _as_call(obj: Any, names: tuple[str, ...]) -> tuple[type, tuple[Any, ...]]:
-    return type(obj), tuple([getattr(obj, name) for name in names])
+def _as_call(kind: type, names: list[str]) -> Any:
+    """obj -> (kind, its init fields): attrgetter gathers them in C, 75,000 times nationally."""
+    if len(names) == 1:  # attrgetter of one name returns the value itself, not a tuple
+        name = names[0]
+        return lambda obj: (kind, (getattr(obj, name),))
+    fields = operator.attrgetter(*names)
+    return lambda obj: (kind, fields(obj))
 
 
 class _Unpickler(pickle.Unpickler):
