@@ -215,15 +215,14 @@ def load_inventory(path: str | os.PathLike[str]) -> model.Inventory | None:
         return None
     try:
         with entry.open("rb") as stream:
-            unpickler = _Unpickler(stream)
             # The file list comes first: after an edit, the inventory is never unpickled.
-            listing, files = unpickler.load()
+            listing, files = _Unpickler(stream).load()
             if listing != _listing(path):
                 return None
             for name, expected in files:
                 if _file_digest(Path(name)) != expected:
                     return None
-            inventory = unpickler.load()
+            inventory = _Unpickler(stream).load()  # its own memo, as it was pickled
     except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError, AttributeError):
         return None
     return inventory if isinstance(inventory, model.Inventory) else None

@@ -111,12 +111,19 @@ def _split_example(where: Path) -> Path:
     return where
 
 
-def test_a_second_load_is_the_cached_resolved_inventory(tmp_path: Path, cache_dir: Path) -> None:
+def test_a_second_load_is_the_cached_resolved_inventory(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from vcmon.inventory import load_inventory
 
     root = _split_example(tmp_path / "inv")
     first = load_inventory(root)
     assert len(list((cache_dir.parent / "resolved").glob("*.pickle"))) == 1
+
+    def not_again(*_: object) -> None:
+        raise AssertionError("resolved again: the cached inventory was not used")
+
+    monkeypatch.setattr("vcmon.inventory._resolve.Resolver.resolve", not_again)
     second = load_inventory(root)
     assert second == first and second is not first
     assert type(second.sites) is type(first.sites)  # still read-only mappings
@@ -152,6 +159,7 @@ def test_a_resolved_entry_naming_other_code_is_refused_not_run(
     import pickle
 
     from vcmon.inventory import load_inventory
+    from vcmon.inventory._cache import _file_digest, _listing
 
     root = _split_example(tmp_path / "inv")
     expected = load_inventory(root)
@@ -162,9 +170,11 @@ def test_a_resolved_entry_naming_other_code_is_refused_not_run(
         def __reduce__(self) -> tuple[object, tuple[str]]:
             return (open, (str(marker), "w"))  # would create `marker` if unpickled
 
-    entry.write_bytes(pickle.dumps(([], [], Evil())))
-    assert load_inventory(root) == expected
-    assert not marker.exists()
+    header = pickle.dumps((_listing(root), [(str(p), _file_digest(p)) for p in expected.sources]))
+    for payload in (pickle.dumps(([], Evil())), header + pickle.dumps(Evil())):
+        entry.write_bytes(payload)  # the file list, then the inventory
+        assert load_inventory(root) == expected
+        assert not marker.exists()
 
 
 def test_an_invalid_inventory_is_never_stored(tmp_path: Path, cache_dir: Path) -> None:
