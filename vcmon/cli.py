@@ -223,12 +223,13 @@ def _load(path: Path) -> Inventory:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    inv = _load(args.path)
-    levels = {level: sum(1 for s in inv.sites.values() if s.level is level) for level in Level}
+    from vcmon.inventory import validate_inventory
+
+    s = validate_inventory(args.path)
     print(
-        f"{args.path}: ok: {len(inv.sites)} sites ({levels[Level.PROVINCE]} province, "
-        f"{levels[Level.DISTRICT]} districts, {levels[Level.COMMUNE]} communes), "
-        f"{len(inv.links)} links, {len(inv.devices)} devices, {len(inv.profiles)} profiles"
+        f"{args.path}: ok: {s.sites} sites ({s.provinces} province, "
+        f"{s.districts} districts, {s.communes} communes), "
+        f"{s.links} links, {s.devices} devices, {s.profiles} profiles"
     )
     return EXIT_OK
 

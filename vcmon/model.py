@@ -8,6 +8,7 @@ units end to end: seconds, bits per second, bytes, ratios in 0..1.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -384,6 +385,37 @@ class Inventory:
 
     def children(self, code: str) -> list[Site]:
         return [s for s in self.sites.values() if s.parent == code]
+
+
+@dataclass(frozen=True, slots=True)
+class InventorySummary:
+    """What `vcmon validate` reports of a valid inventory.
+
+    Kept beside a cached inventory, so an unchanged one is confirmed without loading it.
+    """
+
+    provinces: int
+    districts: int
+    communes: int
+    links: int
+    devices: int
+    profiles: int
+
+    @classmethod
+    def of(cls, inventory: Inventory) -> InventorySummary:
+        levels = Counter(site.level for site in inventory.sites.values())
+        return cls(
+            levels[Level.PROVINCE],
+            levels[Level.DISTRICT],
+            levels[Level.COMMUNE],
+            len(inventory.links),
+            len(inventory.devices),
+            len(inventory.profiles),
+        )
+
+    @property
+    def sites(self) -> int:
+        return self.provinces + self.districts + self.communes
 
 
 # --- measurements: what probes produce and readiness consumes -------------------------

@@ -46,7 +46,7 @@ from vcmon.memory import gc_paused
 MIN_BYTES = 16 * 1024
 MAX_ENTRIES = 1000
 
-_ENTRY_FORMAT = 3
+_ENTRY_FORMAT = 4
 
 
 @functools.cache
@@ -210,22 +210,36 @@ def _file_digest(path: Path) -> str:
 
 def load_inventory(path: str | os.PathLike[str]) -> model.Inventory | None:
     """The resolved inventory at `path` if cached and every file it was read from is unchanged."""
+    found = _load(path, summary_only=False)
+    return found if isinstance(found, model.Inventory) else None
+
+
+def load_summary(path: str | os.PathLike[str]) -> model.InventorySummary | None:
+    """The summary of the cached inventory at `path`, if its files are unchanged.
+
+    Reads only the entry's head: `vcmon validate` on an unchanged inventory loads no model.
+    """
+    found = _load(path, summary_only=True)
+    return found if isinstance(found, model.InventorySummary) else None
+
+
+def _load(path: str | os.PathLike[str], summary_only: bool) -> object:
+    """The entry's summary or inventory if every file it lists is unchanged, else None."""
     entry = _manifest_entry(path)
     if entry is None:
         return None
     try:
         with entry.open("rb") as stream:
-            # The file list comes first: after an edit, the inventory is never unpickled.
-            listing, files = _Unpickler(stream).load()
+            # The head comes first: after an edit, the inventory is never unpickled.
+            listing, files, summary = _Unpickler(stream).load()
             if listing != _listing(path):
                 return None
             for name, expected in files:
                 if _file_digest(Path(name)) != expected:
                     return None
-            inventory = _Unpickler(stream).load()  # its own memo, as it was pickled
+            return summary if summary_only else _Unpickler(stream).load()  # its own memo
     except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError, AttributeError):
         return None
-    return inventory if isinstance(inventory, model.Inventory) else None
 
 
 def store_inventory(
@@ -239,7 +253,8 @@ def store_inventory(
     try:
         devices = _Deferred(_dumps(dict(inventory.devices)), len(inventory.devices))
         stored = dataclasses.replace(inventory, devices=devices)
-        payload = _dumps((_listing(path), files)) + _dumps(stored)
+        head = (_listing(path), files, model.InventorySummary.of(inventory))
+        payload = _dumps(head) + _dumps(stored)
     except (pickle.PicklingError, TypeError):
         return
     _write(entry, payload, "*.pickle")

@@ -187,3 +187,28 @@ def test_an_invalid_inventory_is_never_stored(tmp_path: Path, cache_dir: Path) -
         with pytest.raises(InventoryError):
             load_inventory(root)
     assert not list((cache_dir.parent / "resolved").glob("*.pickle"))
+
+
+def test_validate_confirms_an_unchanged_inventory_without_loading_it(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vcmon.inventory
+    from vcmon.inventory import validate_inventory
+    from vcmon.model import InventorySummary
+
+    root = _split_example(tmp_path / "inv")
+    first = validate_inventory(root)
+    assert first == InventorySummary.of(vcmon.inventory.load_inventory(root))
+    assert (first.sites, first.communes, first.links) == (8, 4, 8)
+
+    def no_load(*_: object) -> None:
+        raise AssertionError("loaded: the cached summary was not used")
+
+    monkeypatch.setattr(vcmon.inventory, "load_inventory", no_load)
+    assert validate_inventory(root) == first
+    # an added profile changes the files: the summary is not taken from the cache
+    (root / "b.yaml").write_text("profiles:\n  tiny: {stream: 256k, source: test}\n", "utf-8")
+    with pytest.raises(AssertionError, match="cached summary was not used"):
+        validate_inventory(root)
+    monkeypatch.undo()
+    assert validate_inventory(root).profiles == first.profiles + 1
