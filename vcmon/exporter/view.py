@@ -61,8 +61,8 @@ class Hysteresis:
     cycles: int
     _held: dict[tuple[str, str], _Held] = field(default_factory=dict)
 
-    def step(self, pv: readiness.ProfileVerdict) -> readiness.ProfileVerdict:
-        key = (pv.site, pv.profile)
+    def step(self, site: str, pv: readiness.ProfileVerdict) -> readiness.ProfileVerdict:
+        key = (site, pv.profile)
         held = self._held.get(key)
         new = pv.verdict
         if held is None or new is Verdict.UNKNOWN or self.cycles <= 1:
@@ -225,7 +225,7 @@ class Evaluator:
             return view
 
     def _apply_hysteresis(self, code: str, sr: readiness.SiteReadiness) -> readiness.SiteReadiness:
-        changed = {name: self._hysteresis.step(pv) for name, pv in sr.verdicts.items()}
+        changed = {name: self._hysteresis.step(code, pv) for name, pv in sr.verdicts.items()}
         if all(changed[n] is sr.verdicts[n] for n in changed):
             return sr
         demand = {} if self._inventory is None else self._inventory.profiles

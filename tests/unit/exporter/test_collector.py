@@ -165,21 +165,21 @@ def test_a_broken_view_costs_detail_not_the_scrape(inventory: Inventory) -> None
 def test_hysteresis_holds_a_verdict_whole_until_the_change_persists() -> None:
     def pv(verdict: Verdict, why: str = "") -> ProfileVerdict:
         reasons = (Reason(Metric.LOSS, verdict, 0.03, 0.01, "src", "s"),) if why else ()
-        return ProfileVerdict("s", "hd", verdict, reasons, RootCause.LOCAL, "s", Basis.MEASURED)
+        return ProfileVerdict("hd", verdict, reasons, RootCause.LOCAL, "s", Basis.MEASURED)
 
     h = Hysteresis(cycles=3)
     ready = pv(Verdict.READY)
-    assert h.step(ready) is ready
+    assert h.step("s", ready) is ready
     # two cycles of 'degraded' are not enough: 'ready' is shown, with its own (no) reasons
     for _ in range(2):
-        shown = h.step(pv(Verdict.DEGRADED, "loss"))
+        shown = h.step("s", pv(Verdict.DEGRADED, "loss"))
         assert shown.verdict is Verdict.READY and shown.reasons == ()
     third = pv(Verdict.DEGRADED, "loss")
-    assert h.step(third) is third
+    assert h.step("s", third) is third
     # a flap back resets the count
-    assert h.step(pv(Verdict.READY)).verdict is Verdict.DEGRADED
+    assert h.step("s", pv(Verdict.READY)).verdict is Verdict.DEGRADED
     # stale data shows at once: green never outlives its data
-    assert h.step(pv(Verdict.UNKNOWN)).verdict is Verdict.UNKNOWN
+    assert h.step("s", pv(Verdict.UNKNOWN)).verdict is Verdict.UNKNOWN
 
 
 def test_a_monitored_link_without_fresh_rates_leaves_its_sites_unknown(
