@@ -5,6 +5,7 @@ Bit rates are decimal (1k = 1,000 b/s) as carriers and IF-MIB's ifHighSpeed use 
 
 from __future__ import annotations
 
+import functools
 import re
 
 _RATE = re.compile(
@@ -32,6 +33,12 @@ def parse_rate(text: str | int | float) -> float:
         if text < 0:
             raise ValueError(f"{text!r} is negative")
         return float(text)
+    return _rate_text(text)
+
+
+# An inventory repeats a few spellings ('10M', '2ms') thousands of times: parse each once.
+@functools.lru_cache(maxsize=4096)
+def _rate_text(text: str) -> float:
     m = _RATE.match(text)
     if not m:
         raise ValueError(f"{text!r} is not a bit rate (examples: 10M, 1.5 Mbps, 512k)")
@@ -50,6 +57,11 @@ def parse_duration(text: str | int | float) -> float:
         if text < 0:
             raise ValueError(f"{text!r} is negative")
         return float(text)
+    return _duration_text(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _duration_text(text: str) -> float:
     m = _DURATION.match(text)
     if not m:
         raise ValueError(f"{text!r} is not a duration (examples: 30ms, 5m, 45d)")
