@@ -347,7 +347,8 @@ def _analysis_dict(
     sites_out = []
     counts = {p: {v.value: 0 for v in Verdict} for p in profiles}
     shared: dict[int, dict[str, Any]] = {}  # a reason many sites share is converted once
-    plain: dict[tuple[Any, ...], dict[str, Any]] = {}  # so is a verdict without reasons
+    # so is a verdict many sites share (readiness hands out one object for them all)
+    converted: dict[int, dict[str, Any]] = {}
     for code, site in inv.sites.items():
         sr = verdicts.get(code)
         if sr is None:
@@ -356,12 +357,10 @@ def _analysis_dict(
         for p in profiles:
             pv = sr.verdicts[p]
             counts[p][pv.verdict] += 1  # a StrEnum member finds its value's key
-            if pv.reasons:
-                forms[p] = pv.as_dict(shared)
-                continue
-            key = (pv.verdict, pv.basis, pv.root_cause, pv.root)
-            form = plain.get(key)
-            forms[p] = form if form is not None else plain.setdefault(key, pv.as_dict())
+            form = converted.get(id(pv))
+            if form is None:
+                form = converted[id(pv)] = pv.as_dict(shared)
+            forms[p] = form
         sites_out.append(
             {
                 "code": code,
