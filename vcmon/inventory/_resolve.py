@@ -455,6 +455,8 @@ class Resolver:
         base = self._defaults("device", defaults.DEVICE)
         out: dict[str, Device] = {}
         addresses: dict[str, str] = {}
+        known_modules = self.entries["modules"]
+        uses_snmp: dict[tuple[str, ...], bool] = {}
         for name, entry in self._valid("devices"):
             spec = {**base, **entry.data}
             self._ref(entry, "site", spec["site"], "sites")
@@ -473,38 +475,50 @@ class Resolver:
                         "address",
                     )
                 addresses.setdefault(address, name)
-            snmp = False
-            for index, module in enumerate(spec["modules"]):
-                if module not in self.entries["modules"]:
-                    hint = did_you_mean(module, self.entries["modules"])
-                    self._add(entry, f"unknown module '{module}'{hint}", "modules", index)
-                elif module in modules and modules[module].prober is ProberKind.SNMP:
-                    snmp = True
+            names = tuple(spec["modules"])
+            snmp = uses_snmp.get(names)  # most devices share one list: judged once
+            if snmp is None:
+                snmp = False
+                for index, module in enumerate(names):
+                    if module not in known_modules:
+                        hint = did_you_mean(module, known_modules)
+                        self._add(entry, f"unknown module '{module}'{hint}", "modules", index)
+                    elif module in modules and modules[module].prober is ProberKind.SNMP:
+                        snmp = True
+                if all(module in known_modules for module in names):
+                    uses_snmp[names] = snmp
             auth = spec.get("auth")
             if auth is not None:
                 self._ref(entry, "auth", auth, "auths")
             elif snmp:
                 self._add(entry, "uses an SNMP module but has no 'auth'", "modules")
             interfaces = []
+            site = spec["site"]
             for index, iface in enumerate(spec.get("interfaces", ())):
                 link = iface["link"]
-                sub = ("interfaces", index, "link")
-                if link not in self.entries["links"]:
-                    hint = did_you_mean(link, self.entries["links"])
-                    self._add(entry, f"unknown link '{link}'{hint}", *sub)
-                elif link in links and spec["site"] not in (links[link].site, links[link].to):
-                    self._add(entry, f"link '{link}' does not reach site '{spec['site']}'", *sub)
-                match = next(m for key, m in _MATCHES if key in iface)
-                interfaces.append(Interface(link, match, iface[match.value]))
-            out[name] = Device(
-                name=name,
-                site=spec["site"],
-                address=address,
-                modules=tuple(spec["modules"]),
-                auth=auth,
-                interfaces=tuple(interfaces),
-            )
+                known = links.get(link)
+                if known is None or site not in (known.site, known.to):
+                    self._interface_link(entry, index, link, site, known)
+                for key, match in _MATCHES:  # the schema requires exactly one
+                    if key in iface:
+                        interfaces.append(Interface(link, match, iface[key]))
+                        break
+            out[name] = Device(name, site, address, names, auth, tuple(interfaces))
         return out
+
+    def _interface_link(
+        self, entry: Entry, index: int, link: str, site: str, known: Link | None
+    ) -> None:
+        """Say what is wrong with an interface's link: unknown, or not reaching the site.
+
+        A link that exists but was not built (its own entry has errors) is not judged.
+        """
+        sub = ("interfaces", index, "link")
+        if link not in self.entries["links"]:
+            hint = did_you_mean(link, self.entries["links"])
+            self._add(entry, f"unknown link '{link}'{hint}", *sub)
+        elif known is not None:
+            self._add(entry, f"link '{link}' does not reach site '{site}'", *sub)
 
     def conference(
         self, sites: Mapping[str, Site], profiles: Mapping[str, Profile]
