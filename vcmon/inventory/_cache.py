@@ -1,9 +1,10 @@
 """Caches of parsed YAML documents and of resolved inventories, keyed by content like .pyc files.
 
-libyaml alone spends over a second turning a 5 MB national inventory into Python events on
-this class of machine, more than the whole load budget; unmarshalling the built data takes
-a tenth of that. Entries are keyed by a hash of the file's bytes and of the parser's code,
-so an edited file or a new vcmon never reads a stale entry. The same key, with a hash of a
+The line-aware builder spends 1.3-2.4 s on a 5 MB national inventory on this class of
+machine, and even the fast path (_fastyaml) 0.6-0.9 s; unmarshalling the data takes 0.1 s.
+(The fast path's documents are stored without lines, which they find again if needed.)
+Entries are keyed by a hash of the file's bytes and of the parser's code, so an edited
+file or a new vcmon never reads a stale entry. The same key, with a hash of a
 schema, marks a document known to pass that schema (valid/), so an unchanged national file
 is not validated again either. Files under 16 KiB are not
 cached (they parse in milliseconds); beyond MAX_ENTRIES the oldest entries are removed.
@@ -53,16 +54,20 @@ _ENTRY_FORMAT = 4
 def _code_key() -> bytes:
     """Changes whenever the code that builds documents (or its runtime) changes.
 
-    PyYAML is identified by its package file (which holds its version), not imported:
-    a cache hit on a resolved inventory needs no YAML at all.
+    PyYAML is identified by its package file (which holds its version), rapidyaml by its
+    version file, neither imported: a cache hit on a resolved inventory needs no YAML at all.
     """
     here = Path(__file__).parent
     digest = hashlib.sha256()
-    for name in ("_yaml.py", "_cache.py"):
+    for name in ("_yaml.py", "_fastyaml.py", "_cache.py"):
         digest.update((here / name).read_bytes())
     spec = importlib.util.find_spec("yaml")
     if spec is not None and spec.origin:
         digest.update(Path(spec.origin).read_bytes())
+    spec = importlib.util.find_spec("ryml")  # its version.py names the release and commit
+    if spec is not None and spec.origin:
+        version = Path(spec.origin).with_name("version.py")
+        digest.update(version.read_bytes() if version.exists() else spec.origin.encode())
     digest.update(f"{_ENTRY_FORMAT}|{sys.version}".encode())
     return digest.digest()
 
@@ -142,8 +147,8 @@ def containers(data: Any) -> list[Any]:
     return out
 
 
-def load(raw: bytes) -> tuple[Any, dict[int, dict[Any, int]]] | None:
-    """(data, lines by container id) for these bytes, if cached."""
+def load(raw: bytes) -> tuple[Any, dict[int, dict[Any, int]] | None] | None:
+    """(data, lines by container id) for these bytes, if cached; lines None if not stored."""
     entry = _entry(raw)
     if entry is None:
         return None
@@ -151,6 +156,8 @@ def load(raw: bytes) -> tuple[Any, dict[int, dict[Any, int]]] | None:
         data, found, lines = marshal.loads(entry.read_bytes())
     except (OSError, ValueError, EOFError, TypeError):
         return None
+    if found is None and lines is None:
+        return data, None
     # marshal keeps shared objects shared, so `found` holds the very containers of `data`.
     if not (isinstance(found, list) and isinstance(lines, list) and len(found) == len(lines)):
         return None
@@ -159,14 +166,19 @@ def load(raw: bytes) -> tuple[Any, dict[int, dict[Any, int]]] | None:
     return data, {id(c): line_map for c, line_map in zip(found, lines, strict=True)}
 
 
-def store(raw: bytes, data: Any, lines: dict[int, dict[Any, int]]) -> None:
+def store(raw: bytes, data: Any, lines: dict[int, dict[Any, int]] | None) -> None:
+    """Keep `data` for these bytes, and its `lines` unless None (the fast path has none:
+    a Document finds them by parsing again, rarely; marshalling them would cost more)."""
     entry = _entry(raw)
     if entry is None or (isinstance(data, dict) and "auths" in data):
         # a file with credentials is never copied: should it hold a literal secret by
         # mistake (which validation then rejects), the cache must not keep it
         return
-    found = containers(data)
-    payload = marshal.dumps((data, found, [lines.get(id(c), {}) for c in found]))
+    if lines is None:
+        payload = marshal.dumps((data, None, None))
+    else:
+        found = containers(data)
+        payload = marshal.dumps((data, found, [lines.get(id(c), {}) for c in found]))
     _write(entry, payload, "*.marshal")
 
 
