@@ -243,12 +243,15 @@ def pipeline(inventory: Path) -> list[tuple[str, Callable[[], Any]]]:
 
 
 def bench_stages(inventory: Path) -> None:
+    from vcmon.memory import gc_paused
+
     print("\n| stage (in-process) | wall (s) | CPU (s) |\n|---|---|---|")
     total_wall = total_cpu = 0.0
     for name, stage in pipeline(inventory):
         wall, cpu = time.perf_counter(), time.process_time()
         try:
-            stage()
+            with gc_paused():  # as `vcmon analyze` runs them (cmd_analyze)
+                stage()
         except (ImportError, AttributeError) as exc:
             print(f"| {name} | not available: {exc} | |")
             break
