@@ -369,7 +369,7 @@ class LinkLoads(Mapping[str, LinkLoad]):
         bps, links = self.bps, self._links
 
         def peak(link: str) -> float:
-            spec = self._links[link]
+            spec = links[link]
             up, down = bps(link)
             return _peak(float(up), float(down), spec.up_bps, spec.down_bps)
 
