@@ -22,7 +22,7 @@ from prometheus_client.registry import Collector
 from vcmon import __version__
 from vcmon.exporter import names as n
 from vcmon.exporter.view import View
-from vcmon.model import Direction, Level, Verdict
+from vcmon.model import Direction, Inventory, Level, Link, Site, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -80,20 +80,7 @@ def _families(view: View) -> Iterator[Metric]:
 
     site_info = InfoMetricFamily(n.SITE_INFO.name, n.SITE_INFO.help)
     for s in inv.sites.values():
-        district = inv.sites.get(s.district) if s.district else None
-        site_info.add_metric(
-            [],
-            {
-                "site": s.code,
-                "name": s.name,
-                "district": s.district or "",
-                "district_name": district.name if district else "",
-                "level": s.level.value,
-                "terrain": s.terrain.value,
-                "latitude": f"{s.coordinates.lat:.5f}" if s.coordinates else "",
-                "longitude": f"{s.coordinates.lon:.5f}" if s.coordinates else "",
-            },
-        )
+        site_info.add_metric([], site_labels(inv, s))
     yield site_info
 
     yield from _verdict_families(view)
@@ -131,19 +118,20 @@ def _verdict_families(view: View) -> Iterator[Metric]:
     yield roots
 
 
+PATH_GAUGES = (
+    n.PATH_RTT_MIN,
+    n.PATH_RTT_P50,
+    n.PATH_RTT_P95,
+    n.PATH_RTT_MAX,
+    n.PATH_LOSS,
+    n.PATH_MOS,
+    n.SITE_LAST_MEASUREMENT,
+)
+"""The per-site path gauges with one series per site (jitter has two: ipdv and RFC 3550)."""
+
+
 def _path_families(view: View) -> Iterator[Metric]:
-    fams = {
-        m: _gauge(m)
-        for m in (
-            n.PATH_RTT_MIN,
-            n.PATH_RTT_P50,
-            n.PATH_RTT_P95,
-            n.PATH_RTT_MAX,
-            n.PATH_LOSS,
-            n.PATH_MOS,
-            n.SITE_LAST_MEASUREMENT,
-        )
-    }
+    fams = {m: _gauge(m) for m in PATH_GAUGES}
     jitter = _gauge(n.PATH_JITTER)
     for code, pm in view.observations.paths.items():
         fams[n.SITE_LAST_MEASUREMENT].add_metric([code], pm.measured_at)
@@ -179,16 +167,7 @@ def _link_families(view: View) -> Iterator[Metric]:
     oper = _gauge(n.LINK_OPER_UP)
     info = InfoMetricFamily(n.LINK_INFO.name, n.LINK_INFO.help)
     for link in inv.links.values():
-        info.add_metric(
-            [],
-            {
-                "link": link.id,
-                "site": link.site,
-                "to": link.to,
-                "medium": link.medium.value,
-                "role": link.role.value,
-            },
-        )
+        info.add_metric([], link_labels(link))
     yield info
     conf = _gauge(n.LINK_CONFERENCE_LOAD)
     for link_id, link in inv.links.items():
@@ -267,3 +246,29 @@ def _conference_families(view: View) -> Iterator[Metric]:
     yield start
     yield lead
     yield ready
+
+
+def site_labels(inventory: Inventory, s: Site) -> dict[str, str]:
+    """The labels of a site's info metric (also written by the fast exposition)."""
+    district = inventory.sites.get(s.district) if s.district else None
+    return {
+        "site": s.code,
+        "name": s.name,
+        "district": s.district or "",
+        "district_name": district.name if district else "",
+        "level": s.level.value,
+        "terrain": s.terrain.value,
+        "latitude": f"{s.coordinates.lat:.5f}" if s.coordinates else "",
+        "longitude": f"{s.coordinates.lon:.5f}" if s.coordinates else "",
+    }
+
+
+def link_labels(link: Link) -> dict[str, str]:
+    """The labels of a link's info metric (also written by the fast exposition)."""
+    return {
+        "link": link.id,
+        "site": link.site,
+        "to": link.to,
+        "medium": link.medium.value,
+        "role": link.role.value,
+    }

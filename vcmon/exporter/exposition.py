@@ -33,7 +33,7 @@ from prometheus_client.utils import floatToGoString
 
 from vcmon import __version__
 from vcmon.exporter import names as n
-from vcmon.exporter.collector import BYTES_PER_BIT
+from vcmon.exporter.collector import BYTES_PER_BIT, PATH_GAUGES, link_labels, site_labels
 from vcmon.exporter.view import View
 from vcmon.memory import gc_paused
 from vcmon.model import (
@@ -227,27 +227,11 @@ class _Text:
         )
 
     def _site_info(self, s: Site) -> str:
-        district = self.inventory.sites.get(s.district) if s.district else None
-        labels = {
-            "site": s.code,
-            "name": s.name,
-            "district": s.district or "",
-            "district_name": district.name if district else "",
-            "level": s.level.value,
-            "terrain": s.terrain.value,
-            "latitude": f"{s.coordinates.lat:.5f}" if s.coordinates else "",
-            "longitude": f"{s.coordinates.lon:.5f}" if s.coordinates else "",
-        }
+        labels = site_labels(self.inventory, s)
         return f"{n.SITE_INFO.name}_info{{{_labels(labels)}}} 1.0\n"
 
     def _link_info(self, lk: Link) -> str:
-        labels = {
-            "link": lk.id,
-            "site": lk.site,
-            "to": lk.to,
-            "medium": lk.medium.value,
-            "role": lk.role.value,
-        }
+        labels = link_labels(lk)
         return f"{n.LINK_INFO.name}_info{{{_labels(labels)}}} 1.0\n"
 
     def once(self, key: str, source: object, render: Callable[[], bytes]) -> bytes:
@@ -349,16 +333,7 @@ class _Text:
         return (states, reasons, root)
 
 
-_PATH = (
-    n.PATH_RTT_MIN,
-    n.PATH_RTT_P50,
-    n.PATH_RTT_P95,
-    n.PATH_RTT_MAX,
-    n.PATH_LOSS,
-    n.PATH_MOS,
-    n.SITE_LAST_MEASUREMENT,
-    n.PATH_JITTER,
-)
+_PATH = (*PATH_GAUGES, n.PATH_JITTER)
 
 
 def _build_info() -> bytes:
