@@ -28,7 +28,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -67,6 +67,7 @@ __all__ = [
     "opposite",
     "routes",
     "spofs",
+    "without_links",
 ]
 
 PRIMARY_WEIGHT = 1
@@ -116,6 +117,38 @@ def build_graph(inventory: Inventory) -> nx.Graph:
     graph._node.update((code, {"site": site}) for code, site in sites.items())
     graph._adj.update(adj)
     return graph
+
+
+def without_links(graph: nx.Graph, failed: Collection[str]) -> nx.Graph:
+    """A copy of the graph once the `failed` links are down: what routing has left.
+
+    An edge keeps its other parallel links (the preferred one chosen again, primary first);
+    an edge with none left is gone. The given graph is not changed.
+
+    >>> g = without_links(build_graph(_example_inventory(backup=True)), {"P-D"})
+    >>> r = routes(g, "P")
+    >>> r.paths["D"], [h.link for h in r.hops["A"]], r.unreachable
+    (('D', 'B', 'P'), ['D-A', 'D-B', 'B-P'], frozenset())
+    >>> routes(without_links(g, {"B-P"}), "P").unreachable == {"A", "B", "D"}
+    True
+    """
+    down = set(failed)
+    out = graph.copy()
+    for u, v, links in _edges(graph):
+        if down.isdisjoint(link.id for link in links):
+            continue
+        left = [link for link in links if link.id not in down]
+        if not left:
+            out.remove_edge(u, v)
+            continue
+        weights = [BACKUP_WEIGHT if lk.role is LinkRole.BACKUP else PRIMARY_WEIGHT for lk in left]
+        best = weights.index(min(weights))
+        out.edges[u, v].update(
+            link=left[best],
+            links=(left[best], *left[:best], *left[best + 1 :]),
+            weight=weights[best],
+        )
+    return out
 
 
 @dataclass(frozen=True, slots=True)

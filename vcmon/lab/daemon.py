@@ -22,6 +22,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from vcmon.errors import LabError
 from vcmon.lab import netns
 from vcmon.lab.responder import Loop, LossGate, open_raw_socket
 from vcmon.lab.scenario import Loss
@@ -49,6 +50,8 @@ class Daemon:
         self.links_down: set[tuple[str, str]] = set()
         self.rates: dict[tuple[str, str], float] = {}
         """Rates changed by events, so a rebooted device's links come back at them."""
+        self.routes: dict[str, list[str]] = self.spec.get("routes", {})
+        """Each site namespace's routes (`ip route` arguments) with today's links down."""
 
     def start(self) -> None:
         began = time.monotonic()
@@ -132,6 +135,7 @@ class Daemon:
                         self.links_down.discard((ns, dev))
                     if (ns, dev) not in self.absent:  # a rebooting device's: boot decides
                         netns.ip_batch([f"link set dev {dev} {state}"], ns)
+                error = self.reroute(ev["routes"])
             elif action == "rate":
                 for ns, dev, bps in ev["rates"]:
                     self.rates[(ns, dev)] = bps
@@ -162,6 +166,27 @@ class Daemon:
         with (self.dir / "events.jsonl").open("a") as f:
             f.write(json.dumps(record) + "\n")
 
+    def reroute(self, tables: dict[str, list[str]]) -> str:
+        """Install these namespaces' routes in place of theirs; returns an error or "".
+
+        The kernel already dropped the routes through a link set down, and never puts them
+        back when it comes up: both are the planned tables' job.
+        """
+        errors = []
+        for ns, specs in tables.items():
+            keep = {spec.split(" ", 1)[0] for spec in specs}
+            gone = [s for s in self.routes.get(ns, []) if s.split(" ", 1)[0] not in keep]
+            self.routes[ns] = specs
+            # Deleting a route the kernel dropped already fails, harmlessly.
+            with contextlib.suppress(LabError):
+                netns.ip_batch([f"route del {s}" for s in gone], ns, force=True)
+            try:
+                netns.ip_batch([f"route replace {s}" for s in specs], ns, force=True)
+            except LabError as exc:
+                if not any(n == ns for n, _ in self.absent):  # a rebooting one: boot redoes it
+                    errors.append(str(exc))
+        return "; ".join(errors)
+
     def boot(self, ev: dict[str, Any]) -> None:
         """The second half of a reboot: veths back (fresh counters, current rates), agent
         restarted (sysUpTime from zero)."""
@@ -176,6 +201,7 @@ class Daemon:
             for ns, dev in ev["ends"]:
                 if (ns, dev) in self.links_down:  # a reboot does not mend a cut line
                     netns.ip_batch([f"link set dev {dev} down"], ns)
+            self.reroute({ns: self.routes[ns] for ns, _ in ev["ends"] if ns in self.routes})
         finally:
             self.start_agent(ev["ns"])
 

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,7 +20,16 @@ from typing import Any
 
 from vcmon.errors import LabError
 from vcmon.lab import agents, netns
-from vcmon.lab.plan import BRIDGE_ADDR, NOC_ADDR, LabPlan, Namespace, Route, Veth, build_plan
+from vcmon.lab.plan import (
+    BRIDGE_ADDR,
+    NOC_ADDR,
+    LabPlan,
+    Namespace,
+    Route,
+    Veth,
+    build_plan,
+    tree_routes,
+)
 from vcmon.lab.scenario import Action, Loss, Scenario, load_scenario
 from vcmon.lab.traffic import FLOW_PAYLOAD, WIRE_OVERHEAD
 from vcmon.model import Inventory
@@ -172,7 +182,7 @@ def up(
         started = time.monotonic()
         _build(plan)
         built = time.monotonic()
-        spec = _daemon_spec(plan, sc, events, sdir, secrets)
+        spec = _daemon_spec(plan, _tree(plan, inventory), sc, events, sdir, secrets)
         (sdir / "daemon.json").write_text(json.dumps(spec))
         pid, t0 = _start_daemon(sdir, state)
         timings = {"build_s": built - started, "daemon_s": time.monotonic() - built}
@@ -188,13 +198,16 @@ def up(
     return _to_state(sdir, state)
 
 
-def _route_line(r: Route) -> str:
-    return f"route add {r.dest} via {r.via}" + (f" src {r.src}" if r.src else "")
+def _route_spec(r: Route) -> str:
+    return f"{r.dest} via {r.via}" + (f" src {r.src}" if r.src else "")
 
 
-def _veth_commands(plan: LabPlan, v: Veth) -> dict[str, Any]:
+def _veth_commands(
+    plan: LabPlan, v: Veth, leave: Mapping[str, tuple[Route, ...]] | None = None
+) -> dict[str, Any]:
     """Everything that makes one veth: the creating line (root namespace batch), and per
-    end namespace its address, alias, up and the routes through it, and its shaping."""
+    end namespace its address, alias, up and the routes through it (but those in `leave`),
+    and its shaping."""
     create = (
         f"link add {v.child.ifname} netns {v.child.ns} type veth "
         f"peer name {v.parent.ifname} netns {v.parent.ns}"
@@ -211,7 +224,12 @@ def _veth_commands(plan: LabPlan, v: Veth) -> dict[str, Any]:
         if end.rate_bps is not None:
             shape.append([end.ns, end.ifname, end.rate_bps])
     for end in (v.child, v.parent):
-        ip[end.ns] += [_route_line(r) for r in plan.ns(end.ns).routes if r.via in peers]
+        skip = leave.get(end.ns, ()) if leave else ()
+        ip[end.ns] += [
+            f"route add {_route_spec(r)}"
+            for r in plan.ns(end.ns).routes
+            if r.via in peers and r not in skip
+        ]
     return {"create": create, "ip": ip, "shape": shape}
 
 
@@ -243,15 +261,39 @@ def _build(plan: LabPlan) -> None:
         list(pool.map(configure, plan.namespaces))
 
 
+def _tree(
+    plan: LabPlan, inv: Inventory, failed: Collection[str] = frozenset()
+) -> dict[str, tuple[Route, ...]]:
+    """Every site namespace's routes (see `tree_routes`) once `failed` are down; a site cut
+    off has none."""
+    own = {n.site: n.addresses for n in plan.namespaces if n.site is not None}
+    tree = tree_routes(inv, plan.prefix, {v.link: v for v in plan.veths}, own, failed)
+    return {plan.site_ns(code): tree.get(plan.site_ns(code), ()) for code in own}
+
+
 def _resolve_events(plan: LabPlan, inv: Inventory, sc: Scenario) -> list[dict[str, Any]]:
+    """The scenario's events with everything the daemon needs to run them, without the
+    inventory: interface names, addresses, and after each link event the routes of every
+    namespace it changes (traffic moves onto a backup link, or back, as vcmon routes it)."""
     veths = {v.link: v for v in plan.veths}
     agent_ns = {n.name for n in plan.namespaces if n.agent}
+    failed: set[str] = set()
+    initial = tables = _tree(plan, inv)
     out: list[dict[str, Any]] = []
     for ev in sc.events:
         rec: dict[str, Any] = {"at_s": ev.at_s, "action": ev.action.value, "target": ev.target}
         if ev.action in (Action.LINK_DOWN, Action.LINK_UP, Action.RATE):
             v = veths[ev.target]
             rec["ends"] = [[v.child.ns, v.child.ifname], [v.parent.ns, v.parent.ifname]]
+            if ev.action is not Action.RATE:
+                (failed.add if ev.action is Action.LINK_DOWN else failed.discard)(ev.target)
+                now = _tree(plan, inv, failed)
+                rec["routes"] = {
+                    ns: [_route_spec(r) for r in routes]
+                    for ns, routes in now.items()
+                    if routes != tables[ns]
+                }
+                tables = now
             rates = [
                 [v.child.ns, v.child.ifname, ev.up_bps],
                 [v.parent.ns, v.parent.ifname, ev.down_bps],
@@ -272,7 +314,8 @@ def _resolve_events(plan: LabPlan, inv: Inventory, sc: Scenario) -> list[dict[st
                 mine = [v for v in plan.veths if ns in (v.child.ns, v.parent.ns)]
                 rec["delete"] = [[v.child.ns, v.child.ifname] for v in mine]
                 rec["ends"] = [[e.ns, e.ifname] for v in mine for e in (v.child, v.parent)]
-                rec["rebuild"] = [_veth_commands(plan, v) for v in mine]
+                # Routes along the site tree are the daemon's: it knows which links are down.
+                rec["rebuild"] = [_veth_commands(plan, v, initial) for v in mine]
                 rec["duration_s"] = ev.duration_s
         out.append(rec)
     return out
@@ -280,6 +323,7 @@ def _resolve_events(plan: LabPlan, inv: Inventory, sc: Scenario) -> list[dict[st
 
 def _daemon_spec(
     plan: LabPlan,
+    tree: Mapping[str, tuple[Route, ...]],
     sc: Scenario,
     events: list[dict[str, Any]],
     sdir: Path,
@@ -322,6 +366,7 @@ def _daemon_spec(
     }
     return {
         "seed": sc.seed,
+        "routes": {ns: [_route_spec(r) for r in routes] for ns, routes in tree.items()},
         "responders": responders,
         "agents": agent_specs,
         "flows": flows,

@@ -66,9 +66,11 @@ def run(argv: list[str], stdin: str | None = None) -> str:
     return proc.stdout
 
 
-def ip_batch(lines: list[str], ns: str | None = None) -> None:
+def ip_batch(lines: list[str], ns: str | None = None, *, force: bool = False) -> None:
+    """`force`: run every line even after one fails (the LabError still follows)."""
     if lines:
-        run(["ip", *(["-n", ns] if ns else []), "-batch", "-"], "\n".join(lines) + "\n")
+        opts = [*(["-n", ns] if ns else []), *(["-force"] if force else [])]
+        run(["ip", *opts, "-batch", "-"], "\n".join(lines) + "\n")
 
 
 def tc_batch(lines: list[str], ns: str) -> None:

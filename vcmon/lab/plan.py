@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from vcmon import topology
 from vcmon.errors import LabError
 from vcmon.lab.scenario import Action, Loss, Scenario, SiteImpairment
 from vcmon.model import InterfaceMatch, Inventory, Level, LinkRole
@@ -138,9 +141,7 @@ def build_plan(inv: Inventory, scenario: Scenario, prefix: str) -> LabPlan:
     primary_up = {
         ln.site: ln for ln in inv.links.values() if ln.role is LinkRole.PRIMARY
     }  # each site's uplink toward the bridge
-    children: dict[str, list[str]] = {}
-    for ln in primary_up.values():
-        children.setdefault(ln.to, []).append(ln.site)
+    links_at = Counter(code for ln in inv.links.values() for code in (ln.site, ln.to))
     root = inv.conference.bridge
     if root not in inv.sites:
         raise LabError(f"{where}: conference bridge site {root!r} is not a site")
@@ -166,12 +167,6 @@ def build_plan(inv: Inventory, scenario: Scenario, prefix: str) -> LabPlan:
             raise LabError(f"{where}: devices {seen[str(ip)]} and {dev.name} share {ip}")
         seen[str(ip)] = dev.name
         addresses[dev.site].append(str(ip))
-
-    def subtree(code: str) -> list[str]:
-        out = list(addresses[code])
-        for child in children.get(code, []):
-            out += subtree(child)
-        return out
 
     def path_latency(code: str) -> float:
         total, cur, hops = 0.0, code, 0
@@ -247,7 +242,7 @@ def build_plan(inv: Inventory, scenario: Scenario, prefix: str) -> LabPlan:
                 background_down_bps=setting.background_down_bps if setting else 0.0,
             )
         )
-    by_child = {v.link: v for v in veths}
+    tree = tree_routes(inv, prefix, {v.link: v for v in veths}, addresses)
 
     def host_veth(name: str, ns: str, slot: int) -> Veth:
         base = _HOST_TRANSIT + 2 * slot
@@ -263,21 +258,14 @@ def build_plan(inv: Inventory, scenario: Scenario, prefix: str) -> LabPlan:
     if scenario.flat:
         lab_veths.append(host_veth("flat", f"{prefix}flat", 2))
 
-    # Namespaces and routes: a covering /15 toward the parent (never a default route),
-    # a /32 per descendant device toward each child. Replies leave with the site's own
-    # device address as source, so traceroute from the NOC names the inventory's devices.
+    # Namespaces and routes (see tree_routes), plus the NOC's, the bridge's and flat mode's
+    # at the root.
     namespaces: list[Namespace] = []
     targets: dict[str, tuple[Target, ...]] = {}
     for code, site in inv.sites.items():
         name = f"{prefix}{code}"
         own = addresses[code]
-        routes: list[Route] = []
-        if code in primary_up:
-            v = by_child[primary_up[code].id]
-            routes.append(Route(str(LAB_NET), v.parent.address, own[0] if own else None))
-        for child in children.get(code, []):
-            v = by_child[primary_up[child].id]
-            routes += [Route(f"{a}/32", v.child.address) for a in subtree(child)]
+        routes = list(tree.get(name, ()))
         if code == root:
             src = own[0] if own else None
             routes += [Route(f"{NOC_ADDR}/32", lab_veths[0].child.address, src)]
@@ -296,7 +284,7 @@ def build_plan(inv: Inventory, scenario: Scenario, prefix: str) -> LabPlan:
                 "site",
                 tuple(own),
                 tuple(routes),
-                router=code in children or code == root,
+                router=links_at[code] > 1 or code == root,
                 agent=agent,
                 sys_name=devices[0].name if devices else code,
                 location=site.name,
@@ -337,6 +325,39 @@ def build_plan(inv: Inventory, scenario: Scenario, prefix: str) -> LabPlan:
             Target(a, None, flat.delay_s, flat.jitter_s, flat.loss) for a in hosts
         )
     return LabPlan(prefix, tuple(namespaces), tuple(veths + lab_veths), targets, noc, bridge)
+
+
+def tree_routes(
+    inv: Inventory,
+    prefix: str,
+    veths: Mapping[str, Veth],
+    addresses: Mapping[str, Sequence[str]],
+    failed: Collection[str] = frozenset(),
+) -> dict[str, tuple[Route, ...]]:
+    """Each site namespace's routes along vcmon's own paths (`topology.routes`: primary
+    links, backups only where no primary path is left) once the `failed` links are down.
+
+    A covering /15 toward the next hop (never a default route), and a /32 toward each
+    neighbour downstream for every device address behind it. Replies leave with the site's
+    own device address as source, so traceroute from the NOC names the inventory's devices.
+    Sites cut off get no routes.
+    """
+    graph = topology.without_links(topology.build_graph(inv), failed)
+    tree = topology.routes(graph, inv.conference.bridge)
+    out: dict[str, list[Route]] = {f"{prefix}{code}": [] for code in tree.paths}
+    below: dict[str, list[str]] = {}
+    for code in reversed(list(tree.paths)):  # every site before its next hop
+        if code == tree.bridge:
+            continue
+        ns, upstream = f"{prefix}{code}", f"{prefix}{tree.paths[code][1]}"
+        v = veths[tree.hops[code][0].link]
+        near, far = (v.child, v.parent) if v.child.ns == ns else (v.parent, v.child)
+        own = addresses[code]
+        out[ns].insert(0, Route(str(LAB_NET), far.address, own[0] if own else None))
+        behind = [*own, *below.pop(code, [])]
+        out[upstream] += [Route(f"{a}/32", near.address) for a in behind]
+        below.setdefault(tree.paths[code][1], []).extend(behind)
+    return {ns: tuple(routes) for ns, routes in out.items()}
 
 
 def flat_addresses(plan: LabPlan) -> tuple[str, ...]:

@@ -180,3 +180,50 @@ def test_timed_events_run_at_their_time_and_are_recorded(state_dir: Path) -> Non
     show = ["tc", "-n", f"{state.prefix}522", "qdisc", "show", "dev", "veth-21010"]
     qdisc = subprocess.run(show, capture_output=True, text=True, check=True).stdout
     assert "rate 5Mbit" in qdisc
+
+
+FAILOVER = """
+version: 1
+events:
+  - {at: 1s, action: link_down, link: 530-21334}
+  - {at: 1s, action: link_down, link: dc-536}
+  - {at: 3s, action: link_up, link: 530-21334}
+  - {at: 3s, action: link_up, link: dc-536}
+"""
+
+
+def test_traffic_moves_onto_the_backup_link_and_back_and_a_mended_link_carries_again(
+    state_dir: Path,
+) -> None:
+    state = lab.up(small_inventory(), parse_scenario(FAILOVER), state_dir=state_dir,
+                   prefix=run_prefix())  # fmt: skip
+
+    def out_dev(ns: str, addr: str) -> str:
+        got = subprocess.run(["ip", "-n", f"{state.prefix}{ns}", "route", "get", addr],
+                             capture_output=True, text=True, check=False).stdout  # fmt: skip
+        return m.group(1) if (m := re.search(r" dev (\S+)", got)) else ""
+
+    def pings(addr: str) -> bool:
+        argv = ["ip", "netns", "exec", state.noc, "ping", "-c", "2", "-i", "0.2", "-W", "1", addr]
+        return subprocess.run(argv, capture_output=True, check=False).returncode == 0
+
+    def wait_events(n: int) -> None:
+        deadline = time.monotonic() + 15
+        while (st := lab.status(state_dir)) and st.events_done < n:
+            assert time.monotonic() < deadline, "scenario events did not run"
+            time.sleep(0.05)
+
+    # Before: 21334 (cpe 198.18.2.11) hangs off district 530; 536 off its own uplink.
+    assert out_dev("51", "198.18.2.11") == "veth-530"
+    assert pings("198.18.2.11") and pings("198.18.3.1")
+    wait_events(2)
+    assert out_dev("51", "198.18.2.11") == "to-21334"  # the 4G backup, at the province end
+    assert out_dev("21334", "198.19.255.1") == "to-51"
+    assert pings("198.18.2.11")
+    assert not pings("198.18.3.1")  # 536 has no backup
+    wait_events(4)
+    done = [json.loads(ln) for ln in (state_dir / "events.jsonl").read_text().splitlines()]
+    assert [d["error"] for d in done] == [""] * 4
+    assert out_dev("51", "198.18.2.11") == "veth-530"
+    assert out_dev("21334", "198.19.255.1") == "to-530"
+    assert pings("198.18.2.11") and pings("198.18.3.1")  # the kernel's dropped routes are back

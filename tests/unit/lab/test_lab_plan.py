@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from vcmon.errors import LabError
-from vcmon.lab.plan import LAB_NET, NOC_ADDR, build_plan
+from vcmon.lab.plan import LAB_NET, NOC_ADDR, LabPlan, Route, build_plan, tree_routes
 from vcmon.lab.scenario import Scenario, parse_scenario
 from vcmon.model import Device
 
@@ -47,6 +47,44 @@ def test_backup_links_exist_but_are_not_routed() -> None:
     assert [r.via for r in to_21334] == [
         next(v for v in plan.veths if v.link == "dc-530").child.address
     ]
+
+
+def reroute(plan: LabPlan, failed: set[str]) -> dict[str, tuple[Route, ...]]:
+    inv = small_inventory()
+    own = {code: plan.ns(plan.site_ns(code)).addresses for code in inv.sites}
+    return tree_routes(inv, plan.prefix, {v.link: v for v in plan.veths}, own, failed)
+
+
+def test_a_failed_primary_moves_its_site_onto_the_backup_at_both_ends() -> None:
+    plan = build_plan(small_inventory(), Scenario(), "vt-")
+    veth = {v.link: v for v in plan.veths}
+    backup = veth["dc-21334-backup"]
+    routes = reroute(plan, {"530-21334"})
+    assert routes["vt-21334"] == (Route(str(LAB_NET), backup.parent.address, "198.18.2.11"),)
+    to_21334 = [r.via for r in routes["vt-51"] if r.dest == "198.18.2.11/32"]
+    assert to_21334 == [backup.child.address]
+    assert all(r.dest != "198.18.2.11/32" for r in routes["vt-530"])
+
+
+def test_a_failed_district_uplink_reaches_the_district_through_a_communes_backup() -> None:
+    plan = build_plan(small_inventory(), Scenario(), "vt-")
+    veth = {v.link: v for v in plan.veths}
+    routes = reroute(plan, {"dc-530"})
+    # 530 -> 21334 (primary, upstream sense reversed) -> 51 (backup): 21334 forwards for 530
+    up_530 = [r.via for r in routes["vt-530"] if r.dest == str(LAB_NET)]
+    assert up_530 == [veth["530-21334"].child.address]
+    behind_21334 = {r.dest for r in routes["vt-21334"] if r.via == veth["530-21334"].parent.address}
+    assert behind_21334 == {"198.18.2.1/32", "198.18.2.10/32"}
+    assert plan.ns("vt-21334").router
+    via_backup = {r.dest for r in routes["vt-51"] if r.via == veth["dc-21334-backup"].child.address}
+    assert via_backup == {"198.18.2.1/32", "198.18.2.10/32", "198.18.2.11/32"}
+
+
+def test_a_site_with_no_path_left_gets_no_routes() -> None:
+    plan = build_plan(small_inventory(), Scenario(), "vt-")
+    routes = reroute(plan, {"dc-536"})
+    assert "vt-536" not in routes
+    assert all(not r.dest.startswith("198.18.3.") for r in routes["vt-51"])
 
 
 def test_replies_leave_with_the_site_device_address_so_traceroute_names_devices() -> None:
