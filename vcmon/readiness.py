@@ -61,6 +61,7 @@ __all__ = ["Basis", "ProfileVerdict", "Reason", "SiteReadiness", "assess"]
 
 FRESHNESS_SOURCE = "vcmon policy: no fresh measurement means unknown, never ready (DOMAIN.md)"
 ROUTING_SOURCE = "inventory links (no primary or backup path)"
+LINK_DOWN_SOURCE = "down (ifOperStatus), and no backup path"
 ESTIMATED = "estimated from expected link latencies"
 
 
@@ -406,8 +407,17 @@ class _Judge:
 
     def verdict(self, site: str) -> ProfileVerdict:
         if site not in self.routes.paths:
-            reason = Reason(Metric.UNREACHABLE, Verdict.NOT_READY, 0.0, 0.0, ROUTING_SOURCE, site)
-            return self._verdict((reason,), RootCause.LOCAL, site)
+            link = self.routes.cut_by.get(site)
+            if link is None:
+                reason = Reason(
+                    Metric.UNREACHABLE, Verdict.NOT_READY, 0.0, 0.0, ROUTING_SOURCE, site
+                )
+                return self._verdict((reason,), RootCause.LOCAL, site)
+            source = f"{link} {LINK_DOWN_SOURCE}"
+            reason = Reason(Metric.UNREACHABLE, Verdict.NOT_READY, 0.0, 0.0, source, site)
+            ends = self.inventory.links[link]
+            own = site in (ends.site, ends.to)
+            return self._verdict((reason,), RootCause.LOCAL if own else RootCause.UPSTREAM, link)
         reasons = self.path_reasons(site) + self._capacity[site]
         if not reasons:  # the common case, kept cheap for national inventories
             return self._ready

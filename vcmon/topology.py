@@ -29,7 +29,7 @@ import heapq
 import math
 from collections import defaultdict
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import networkx as nx
@@ -65,6 +65,7 @@ __all__ = [
     "conference_load",
     "conference_loads",
     "opposite",
+    "reroute",
     "routes",
     "spofs",
     "without_links",
@@ -123,7 +124,8 @@ def without_links(graph: nx.Graph, failed: Collection[str]) -> nx.Graph:
     """A copy of the graph once the `failed` links are down: what routing has left.
 
     An edge keeps its other parallel links (the preferred one chosen again, primary first);
-    an edge with none left is gone. The given graph is not changed.
+    an edge with none left is gone. The failed links stay listed in the graph attribute
+    ``failed``, so loads still report them (carrying nothing). The given graph is not changed.
 
     >>> g = without_links(build_graph(_example_inventory(backup=True)), {"P-D"})
     >>> r = routes(g, "P")
@@ -134,6 +136,10 @@ def without_links(graph: nx.Graph, failed: Collection[str]) -> nx.Graph:
     """
     down = set(failed)
     out = graph.copy()
+    out.graph["failed"] = (
+        *out.graph.get("failed", ()),
+        *(link for _, _, links in _edges(graph) for link in links if link.id in down),
+    )
     for u, v, links in _edges(graph):
         if down.isdisjoint(link.id for link in links):
             continue
@@ -166,13 +172,15 @@ class Routes:
     ``paths[s]`` runs from ``s`` to the bridge (the bridge's own path is ``(bridge,)``);
     ``hops[s]`` lists the links in the same order. Both mappings iterate bridge first and
     every site after its next hop, so one pass in reverse order can sum a subtree.
-    Sites with no path are in ``unreachable``.
+    Sites with no path are in ``unreachable``; ``cut_by`` names, for those that `reroute`
+    cut off, the failed link nearest the bridge on their usual path.
     """
 
     bridge: str
     paths: Mapping[str, tuple[str, ...]]
     hops: Mapping[str, tuple[Hop, ...]]
     unreachable: frozenset[str] = frozenset()
+    cut_by: Mapping[str, str] = field(default_factory=dict)
 
 
 def routes(graph: nx.Graph, bridge: str) -> Routes:
@@ -223,6 +231,27 @@ Hop(link='P-D', direction=<Direction.UP: 'up'>)))
             reach(node, upstream, adj[node][upstream]["link"])
     unreachable = frozenset(n for n in graph if n not in paths)
     return Routes(bridge, paths, hops, unreachable)
+
+
+def reroute(graph: nx.Graph, usual: Routes, failed: Collection[str]) -> tuple[nx.Graph, Routes]:
+    """The graph and paths once the `failed` links are down (see `without_links`), from
+    the `usual` paths: a site with no path left is `unreachable`, `cut_by` the failed link
+    nearest the bridge on its usual path.
+
+    >>> g = build_graph(_example_inventory(backup=True))
+    >>> _, r = reroute(g, routes(g, "P"), {"D-B", "D-A"})
+    >>> r.paths["B"], sorted(r.unreachable), r.cut_by
+    (('B', 'P'), ['A'], {'A': 'D-A'})
+    """
+    down = frozenset(failed)
+    after = without_links(graph, down)
+    found = routes(after, usual.bridge)
+    cut_by = {}
+    for site in found.unreachable:
+        on_path = [hop.link for hop in usual.hops.get(site, ()) if hop.link in down]
+        if on_path:
+            cut_by[site] = on_path[-1]
+    return after, replace(found, cut_by=cut_by)
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,6 +381,7 @@ def conference_loads(
         hop.link: (behind[site], hop.direction is Direction.UP) for site, hop in first_hop.items()
     }
     links = {link.id: link for _, _, links in _edges(graph) for link in links}
+    links.update((link.id, link) for link in graph.graph.get("failed", ()))
 
     result: dict[str, LinkLoads] = {}
     for profile in profiles:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 import networkx as nx
 
 from vcmon import readiness, topology
-from vcmon.model import Inventory, Level, ProberKind, Verdict
+from vcmon.model import Inventory, Level, Measurements, ProberKind, Verdict
 from vcmon.store import Observations
 
 
@@ -110,6 +110,16 @@ def stale_after(inv: Inventory) -> dict[str, float]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Rerouted:
+    """The topology analyses with `failed` links down (see `Evaluator._current`)."""
+
+    failed: frozenset[str]
+    graph: nx.Graph
+    routes: topology.Routes
+    loads: Mapping[str, topology.LinkLoads]
+
+
 class Evaluator:
     """Holds the inventory-derived analyses and the hysteresis state; publishes Views."""
 
@@ -126,6 +136,9 @@ class Evaluator:
         self._routes: topology.Routes | None = None
         self._loads: dict[str, topology.LinkLoads] = {}
         self._spofs: list[topology.Spof] = []
+        self._scenario: topology.Scenario | None = None
+        self._in_use: frozenset[str] = frozenset()
+        self._rerouted: _Rerouted | None = None
         self._monitored: frozenset[str] = frozenset()
         self._max_age: Mapping[str, float] = {}
         self._hysteresis = Hysteresis(cycles=1)
@@ -146,7 +159,8 @@ class Evaluator:
         cycles = max(p.policy.hysteresis_cycles for p in inv.profiles.values())
         with self._lock:
             self._inventory, self._graph, self._routes = inv, graph, routes
-            self._loads = loads
+            self._loads, self._scenario, self._rerouted = loads, scenario, None
+            self._in_use = frozenset(hops[0].link for hops in routes.hops.values() if hops)
             # links a polled device reports on: the monitor needs fresh rates for them
             self._monitored = frozenset(
                 i.link
@@ -172,6 +186,8 @@ class Evaluator:
             if inv is None or graph is None or routes is None:
                 return None
             conf = inv.conference
+            measurements = observations.measurements()
+            graph, routes, loads = self._current(inv, measurements, now)
             raw = readiness.assess(
                 inv,
                 graph,
@@ -179,10 +195,10 @@ class Evaluator:
                 frozenset(inv.sites),
                 conf.topology,
                 cascade_at=frozenset(conf.cascade_at),
-                measurements=observations.measurements(),
+                measurements=measurements,
                 now=now,
                 monitored_links=self._monitored,
-                loads=self._loads,
+                loads=loads,
                 max_age_s=self._max_age,
             )
             verdicts = {
@@ -201,7 +217,7 @@ class Evaluator:
                     event.sites,
                     conf.topology,
                     cascade_at=frozenset(conf.cascade_at),
-                    measurements=observations.measurements(),
+                    measurements=measurements,
                     now=now,
                     profiles=[event.profile],
                     monitored_links=self._monitored,
@@ -214,7 +230,7 @@ class Evaluator:
                 inventory=inv,
                 observations=observations,
                 verdicts=verdicts,
-                loads=self._loads,
+                loads=loads,
                 spofs=self._spofs,
                 inventory_status=self._status,
                 built_at=now,
@@ -223,6 +239,30 @@ class Evaluator:
             )
             self._view = view
             return view
+
+    def _current(
+        self, inv: Inventory, measurements: Measurements, now: float
+    ) -> tuple[nx.Graph, topology.Routes, Mapping[str, topology.LinkLoads]]:
+        """The topology traffic takes now: without the links whose interface reports
+        ifOperStatus down (freshly), so sites behind them are judged on their backup path,
+        or as cut off, and the conference load moves with them. Recomputed only when the
+        set of failed links that carry a path changes."""
+        assert self._graph is not None and self._routes is not None
+        failed = frozenset(
+            link
+            for link, lm in measurements.links.items()
+            if lm.oper_up is False and now - lm.measured_at <= self._max_age.get(link, 0.0)
+        )
+        if failed.isdisjoint(self._in_use):
+            return self._graph, self._routes, self._loads
+        if self._rerouted is None or self._rerouted.failed != failed:
+            assert self._scenario is not None
+            graph, routes = topology.reroute(self._graph, self._routes, failed)
+            loads = topology.conference_loads(
+                graph, routes, self._scenario, list(inv.profiles.values())
+            )
+            self._rerouted = _Rerouted(failed, graph, routes, loads)
+        return self._rerouted.graph, self._rerouted.routes, self._rerouted.loads
 
     def _apply_hysteresis(self, code: str, sr: readiness.SiteReadiness) -> readiness.SiteReadiness:
         changed = {name: self._hysteresis.step(code, pv) for name, pv in sr.verdicts.items()}
