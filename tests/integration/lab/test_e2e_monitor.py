@@ -1,9 +1,11 @@
 """End to end: lab with a scenario -> `vcmon run` in the NOC -> a real Prometheus -> verdicts
 and alerts read back from Prometheus's HTTP API.
 
-Four sites tell four stories: 21010 good, 21211 lossy (3 of every 10 echoes dropped), 21340
+Five sites tell five stories: 21010 good, 21211 lossy (3 of every 10 echoes dropped), 21340
 behind its access link filled by background traffic, 536 whose SNMP agent is down (its
-uplink's usage cannot be measured, so it must be unknown, never ready).
+uplink's usage cannot be measured, so it must be unknown, never ready), and 21334 whose
+primary link is cut: the lab routes it over its 4G backup, and vcmon, told by r-530's agent
+that the link is down, moves the site and its conference load onto the backup too.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ links:
 agents: {communes: false}
 events:
   - {at: 0s, action: agent_down, device: r-536}
+  - {at: 0s, action: link_down, link: 530-21334}
 """
 
 
@@ -235,6 +238,23 @@ def test_prometheus_sees_each_sites_verdict_reason_and_alert(
             break
         time.sleep(2)
     assert failed, prom_query(base, 'vcmon_snmp_errors_total{device="r-536"}')
+
+    def hd_load(link: str) -> float | None:
+        found = prom_query(
+            base,
+            f'vcmon_link_conference_load_bytes_per_second{{link="{link}",direction="up",'
+            'profile="hd"}',
+        )
+        return float(found[0]["value"][1]) if found else None
+
+    stream = 1.44e6 / 8  # one hd stream with overhead, in bytes/s
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and hd_load("dc-21334-backup") != pytest.approx(stream):
+        time.sleep(2)
+    assert hd_load("dc-21334-backup") == pytest.approx(stream)
+    assert hd_load("530-21334") == 0
+    loss = prom_query(base, 'vcmon_path_loss_ratio{site="21334"}')
+    assert float(loss[0]["value"][1]) == 0  # its echoes come back over the backup
 
     alerts: dict[tuple[str, str], str] = {}
     deadline = time.monotonic() + 30
