@@ -136,6 +136,8 @@ class Daemon:
                     if (ns, dev) not in self.absent:  # a rebooting device's: boot decides
                         netns.ip_batch([f"link set dev {dev} {state}"], ns)
                 error = self.reroute(ev["routes"])
+                for address, delay_s in ev["delays"].items():
+                    self.loop.targets[socket.inet_aton(address)].delay_s = delay_s
             elif action == "rate":
                 for ns, dev, bps in ev["rates"]:
                     self.rates[(ns, dev)] = bps

@@ -28,6 +28,7 @@ from vcmon.lab.plan import (
     Route,
     Veth,
     build_plan,
+    site_delays,
     tree_routes,
 )
 from vcmon.lab.scenario import Action, Loss, Scenario, load_scenario
@@ -187,7 +188,7 @@ def up(
         pid, t0 = _start_daemon(sdir, state)
         timings = {"build_s": built - started, "daemon_s": time.monotonic() - built}
         state |= {"status": "up", "daemon_pid": pid, "started_at": t0, "timings": timings}
-        _write_truth(sdir / TRUTH, plan, inventory, sc, t0)
+        _write_truth(sdir / TRUTH, plan, inventory, sc, events, t0)
         _write_state(sdir, state)
     except BaseException as exc:
         with contextlib.suppress(LabError):
@@ -279,6 +280,7 @@ def _resolve_events(plan: LabPlan, inv: Inventory, sc: Scenario) -> list[dict[st
     agent_ns = {n.name for n in plan.namespaces if n.agent}
     failed: set[str] = set()
     initial = tables = _tree(plan, inv)
+    delays = {ts[0].site: ts[0].delay_s for ts in plan.targets.values() if ts and ts[0].site}
     out: list[dict[str, Any]] = []
     for ev in sc.events:
         rec: dict[str, Any] = {"at_s": ev.at_s, "action": ev.action.value, "target": ev.target}
@@ -294,6 +296,15 @@ def _resolve_events(plan: LabPlan, inv: Inventory, sc: Scenario) -> list[dict[st
                     if routes != tables[ns]
                 }
                 tables = now
+                # A site on another path answers with that path's latency.
+                moved = site_delays(inv, sc, failed)
+                rec["site_delays"] = {c: d for c, d in moved.items() if d != delays.get(c)}
+                rec["delays"] = {
+                    t.address: d
+                    for c, d in rec["site_delays"].items()
+                    for t in plan.targets[plan.site_ns(c)]
+                }
+                delays |= moved
             rates = [
                 [v.child.ns, v.child.ifname, ev.up_bps],
                 [v.parent.ns, v.parent.ifname, ev.down_bps],
@@ -407,7 +418,14 @@ def _log_tail(sdir: Path) -> str:
     return " / ".join(line.strip() for line in lines[-3:]) or "no output"
 
 
-def _write_truth(path: Path, plan: LabPlan, inv: Inventory, sc: Scenario, t0: float) -> None:
+def _write_truth(
+    path: Path,
+    plan: LabPlan,
+    inv: Inventory,
+    sc: Scenario,
+    resolved: list[dict[str, Any]],
+    t0: float,
+) -> None:
     sites = {}
     for ns in plan.namespaces:
         if ns.site is None:
@@ -446,8 +464,9 @@ def _write_truth(path: Path, plan: LabPlan, inv: Inventory, sc: Scenario, t0: fl
             "duration_s": e.duration_s,
             "loss_ratio": e.loss.ratio if e.loss else None,
             "loss_pattern": _pattern(e.loss) if e.loss else None,
+            "site_delays_s": r.get("site_delays", {}),
         }
-        for e in sc.events
+        for e, r in zip(sc.events, resolved, strict=True)
     ]
     flat_ns = f"{plan.prefix}flat"
     truth = {

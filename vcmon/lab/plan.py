@@ -138,9 +138,6 @@ def build_plan(inv: Inventory, scenario: Scenario, prefix: str) -> LabPlan:
         if not _CODE.match(code) or code in _LAB_NAMES:
             raise LabError(f"{where}: site code {code!r} cannot name a lab namespace")
     _check_scenario_refs(inv, scenario)
-    primary_up = {
-        ln.site: ln for ln in inv.links.values() if ln.role is LinkRole.PRIMARY
-    }  # each site's uplink toward the bridge
     links_at = Counter(code for ln in inv.links.values() for code in (ln.site, ln.to))
     root = inv.conference.bridge
     if root not in inv.sites:
@@ -167,13 +164,6 @@ def build_plan(inv: Inventory, scenario: Scenario, prefix: str) -> LabPlan:
             raise LabError(f"{where}: devices {seen[str(ip)]} and {dev.name} share {ip}")
         seen[str(ip)] = dev.name
         addresses[dev.site].append(str(ip))
-
-    def path_latency(code: str) -> float:
-        total, cur, hops = 0.0, code, 0
-        while cur in primary_up and hops < len(inv.sites):
-            total += primary_up[cur].latency_s or 0.0
-            cur, hops = primary_up[cur].to, hops + 1
-        return total
 
     # Veths for inventory links, with the ifNames the inventory's devices map.
     ifnames: dict[tuple[str, str], str] = {}
@@ -243,6 +233,7 @@ def build_plan(inv: Inventory, scenario: Scenario, prefix: str) -> LabPlan:
             )
         )
     tree = tree_routes(inv, prefix, {v.link: v for v in veths}, addresses)
+    delays = site_delays(inv, scenario)
 
     def host_veth(name: str, ns: str, slot: int) -> Veth:
         base = _HOST_TRANSIT + 2 * slot
@@ -273,7 +264,7 @@ def build_plan(inv: Inventory, scenario: Scenario, prefix: str) -> LabPlan:
             if scenario.flat:
                 routes += [Route(str(FLAT), lab_veths[2].child.address, src)]
         imp = scenario.sites.get(code, scenario.site_default)
-        delay = imp.delay_s if imp.delay_s is not None else 2 * path_latency(code)
+        delay = delays.get(code, imp.delay_s or 0.0)
         targets[name] = tuple(Target(a, code, delay, imp.jitter_s, imp.loss) for a in own)
         devices = [d for d in inv.devices.values() if d.site == code]
         agent = bool(devices) and (site.level is not Level.COMMUNE or scenario.commune_agents)
@@ -342,8 +333,7 @@ def tree_routes(
     own device address as source, so traceroute from the NOC names the inventory's devices.
     Sites cut off get no routes.
     """
-    graph = topology.without_links(topology.build_graph(inv), failed)
-    tree = topology.routes(graph, inv.conference.bridge)
+    tree = _paths(inv, failed)
     out: dict[str, list[Route]] = {f"{prefix}{code}": [] for code in tree.paths}
     below: dict[str, list[str]] = {}
     for code in reversed(list(tree.paths)):  # every site before its next hop
@@ -358,6 +348,31 @@ def tree_routes(
         out[upstream] += [Route(f"{a}/32", near.address) for a in behind]
         below.setdefault(tree.paths[code][1], []).extend(behind)
     return {ns: tuple(routes) for ns, routes in out.items()}
+
+
+def site_delays(
+    inv: Inventory, scenario: Scenario, failed: Collection[str] = frozenset()
+) -> dict[str, float]:
+    """The round-trip delay the responder adds for each site that has a path once `failed`
+    are down: the scenario's delay for the site, or else twice the inventory's `latency`
+    along its path, plus every scenario link `delay` on that path.
+
+    So a site moved onto a backup link by a failure answers with the backup's latency.
+    """
+    links, extra = inv.links, scenario.links
+    out = {}
+    for code, hops in _paths(inv, failed).hops.items():
+        own = scenario.sites.get(code, scenario.site_default).delay_s
+        base = own if own is not None else 2 * sum(links[h.link].latency_s or 0.0 for h in hops)
+        out[code] = base + sum(extra[h.link].delay_s for h in hops if h.link in extra)
+    return out
+
+
+def _paths(inv: Inventory, failed: Collection[str]) -> topology.Routes:
+    """vcmon's own paths to the bridge with the `failed` links down: what the lab routes."""
+    return topology.routes(
+        topology.without_links(topology.build_graph(inv), failed), inv.conference.bridge
+    )
 
 
 def flat_addresses(plan: LabPlan) -> tuple[str, ...]:

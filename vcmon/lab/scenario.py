@@ -85,6 +85,8 @@ class LinkSetting:
     down_bps: float | None = None
     background_up_bps: float = 0.0
     background_down_bps: float = 0.0
+    delay_s: float = 0.0
+    """Round-trip time the link adds for every site whose path crosses it."""
 
 
 class Action(StrEnum):
@@ -245,7 +247,8 @@ def _scenario(doc: Document) -> Scenario:
             if "background" in raw
             else (0.0, 0.0)
         )
-        links[str(lid)] = LinkSetting(up, down, bg_up or 0.0, bg_down or 0.0)
+        delay = conv(f"links.{lid}.delay", raw["delay"], parse_duration) if "delay" in raw else 0
+        links[str(lid)] = LinkSetting(up, down, bg_up or 0.0, bg_down or 0.0, delay or 0.0)
     events: list[Event] = []
     for i, raw in enumerate(data.get("events") or []):
         where = f"events[{i}]"

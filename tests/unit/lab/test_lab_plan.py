@@ -9,8 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from vcmon.errors import LabError
-from vcmon.lab.plan import LAB_NET, NOC_ADDR, LabPlan, Route, build_plan, tree_routes
+from vcmon.errors import InventoryError, LabError
+from vcmon.lab.plan import (
+    LAB_NET,
+    NOC_ADDR,
+    LabPlan,
+    Route,
+    build_plan,
+    site_delays,
+    tree_routes,
+)
 from vcmon.lab.scenario import Scenario, parse_scenario
 from vcmon.model import Device
 
@@ -98,6 +106,22 @@ def test_default_delay_is_twice_the_inventory_path_latency() -> None:
     plan = build_plan(small_inventory(), Scenario(), "vt-")
     # 21334: 35 ms (530-21334) + 4 ms (dc-530), one way
     assert plan.targets["vt-21334"][0].delay_s == pytest.approx(2 * 0.039)
+
+
+def test_a_link_delay_adds_to_every_site_behind_it_on_its_current_path() -> None:
+    sc = parse_scenario("version: 1\nlinks: {dc-530: {delay: 10ms}}\n")
+    plan = build_plan(small_inventory(), sc, "vt-")
+    delays = {code: plan.targets[f"vt-{code}"][0].delay_s for code in ("530", "21334", "522")}
+    assert delays == pytest.approx({"530": 0.008 + 0.010, "21334": 0.078 + 0.010, "522": 0.002})
+    # once 530-21334 fails, 21334 answers over its backup: 40 ms one way, dc-530 no longer crossed
+    moved = site_delays(small_inventory(), sc, {"530-21334"})
+    assert moved["21334"] == pytest.approx(0.080)
+    assert moved["530"] == pytest.approx(0.018)
+
+
+def test_a_bad_link_delay_names_its_line() -> None:
+    with pytest.raises(InventoryError, match=r"s\.yaml:3: links\.dc-530\.delay: 'slow'"):
+        parse_scenario("version: 1\nlinks:\n  dc-530: {delay: slow}\n", "s.yaml")
 
 
 def test_scenario_overrides_delay_loss_and_rate() -> None:
