@@ -67,7 +67,7 @@ def test_prometheus_configs_pass_promtool_check_config(prom_dir: Path, config: s
 def test_scrape_config_loads_both_rule_files(prom_dir: Path) -> None:
     result = run(tool("promtool"), "check", "config", prom_dir / "prometheus.yml")
     assert "SUCCESS: 2 rule files found" in result.stdout
-    assert re.search(r"vcmon-alerts\.yml\s+SUCCESS: 8 rules found", result.stdout)
+    assert re.search(r"vcmon-alerts\.yml\s+SUCCESS: 9 rules found", result.stdout)
     assert re.search(r"vcmon-recording\.yml\s+SUCCESS: 7 rules found", result.stdout)
 
 

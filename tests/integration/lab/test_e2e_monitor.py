@@ -259,7 +259,7 @@ def test_prometheus_sees_each_sites_verdict_reason_and_alert(
     alerts: dict[tuple[str, str], str] = {}
     deadline = time.monotonic() + 30
     wanted = {("VcmonSiteNotReady", "21211"), ("VcmonSiteNotReady", "21340"),
-              ("VcmonDataStale", "536")}  # fmt: skip
+              ("VcmonDataStale", "536"), ("VcmonLinkDown", "21334")}  # fmt: skip
     while time.monotonic() < deadline:
         alerts = {
             (a["metric"]["alertname"], a["metric"].get("site", "")): a["metric"]["alertstate"]
