@@ -642,12 +642,35 @@ def links_capacity() -> Json:
         [
             target(
                 "(max by (link) (vcmon_link_oper_up) == 0)\n"
-                "* on (link) group_left (site, to, medium)\n"
-                "  group by (link, site, to, medium) (vcmon_link_info)",
+                "* on (link) group_left (site, to, medium, role)\n"
+                "  group by (link, site, to, medium, role) (vcmon_link_info)",
                 table=True,
             )
         ],
         transformations=[hide_columns("Time", "Value")],
+    )
+    b.add(
+        "table",
+        "Backup links in use: $profile conference load",
+        24,
+        8,
+        [
+            target(
+                "(8 * max by (link, direction) (vcmon_link_conference_load_bytes_per_second"
+                '{profile="$profile"}) > 0)\n'
+                "* on (link) group_left (site, to, medium)\n"
+                '  group by (link, site, to, medium) (vcmon_link_info{role="backup"})',
+                table=True,
+            )
+        ],
+        description="A primary link on these sites' path is down (see Links down), so vcmon "
+        "judges them over their backup link: the load a whole-province conference would put "
+        "on it.",
+        transformations=[
+            hide_columns("Time"),
+            {"id": "organize", "options": {"renameByName": {"Value": "conference load"}}},
+        ],
+        fieldConfig={"defaults": {"unit": "bps"}},
     )
     return b.json()
 
