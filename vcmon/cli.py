@@ -576,7 +576,7 @@ def _add_plan_parser(sub: Any) -> None:
         action="append",
         metavar="KEY=VALUE,...",
         help="compare with a scenario (repeatable): name=, profile=, topology=, cascade=C+C, "
-        "sites=district:CODE+..., link:ID=RATE[/DOWN]",
+        "sites=district:CODE+..., link:ID=RATE[/DOWN], down=LINK+LINK (links cut)",
     )
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.set_defaults(handler=cmd_plan)

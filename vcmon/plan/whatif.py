@@ -1,8 +1,9 @@
 """What-if: the same province under other scenarios, side by side with a baseline.
 
 A scenario may change the profile, the conference topology (and its cascaded MCUs), who
-joins, and links' capacities. Each gives the sites ready, the load on every link and the
-cheapest plan to make every joining site ready; `compare` states the differences.
+joins, links' capacities, and which links are down (their sites fall back on backup links,
+or are cut off). Each gives the sites ready, the load on every link and the cheapest plan
+to make every joining site ready; `compare` states the differences.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from vcmon.model import ConferenceTopology, Inventory, Measurements
 from vcmon.plan.planner import NO_MCU_COST, Costs, build_problem, quality_blocked, select_sites
 from vcmon.plan.problem import LinkNeed, ready_sites
 from vcmon.plan.solver import solve
-from vcmon.topology import Routes
+from vcmon.topology import Routes, reroute
 from vcmon.units import parse_rate
 
 
@@ -31,6 +32,8 @@ class WhatIf:
     """Who joins (default: every site)."""
     capacity: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     """Link id -> (up, down) bits/s replacing the contracted rate."""
+    down: frozenset[str] = frozenset()
+    """Links failed: traffic takes what routing has left (see `topology.reroute`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +67,8 @@ class Difference:
 
 
 def parse_what_if(text: str, inventory: Inventory) -> WhatIf:
-    """A scenario from `name=N,profile=P,topology=T,cascade=C+C,sites=SPEC+SPEC,link:ID=RATE`.
+    """A scenario from
+    `name=N,profile=P,topology=T,cascade=C+C,sites=SPEC+SPEC,link:ID=RATE,down=ID+ID`.
 
     A rate may be `UP/DOWN`. Site specs are those of `--target`, joined with `+`.
 
@@ -72,6 +76,8 @@ def parse_what_if(text: str, inventory: Inventory) -> WhatIf:
     >>> w = parse_what_if("name=fast,link:P-D=30M/40M,topology=cascade", _doctest_inventory())
     >>> w.name, w.topology.value, w.capacity["P-D"]
     ('fast', 'cascade', (30000000.0, 40000000.0))
+    >>> sorted(parse_what_if("name=cut,down=P-D+D-A", _doctest_inventory()).down)
+    ['D-A', 'P-D']
     """
     values: dict[str, str] = {}
     capacity: dict[str, tuple[float, float]] = {}
@@ -87,10 +93,16 @@ def parse_what_if(text: str, inventory: Inventory) -> WhatIf:
                     raise ValueError(f"no link {lid!r}")
                 up, _, down = value.partition("/")
                 capacity[lid] = (parse_rate(up), parse_rate(down or up))
-            elif key in {"name", "profile", "topology", "cascade", "sites"}:
+            elif key in {"name", "profile", "topology", "cascade", "sites", "down"}:
                 values[key] = value
             else:
-                raise ValueError("unknown key (name, profile, topology, cascade, sites, link:ID)")
+                raise ValueError(
+                    "unknown key (name, profile, topology, cascade, sites, link:ID, down)"
+                )
+            if key == "down":
+                unknown = [lid for lid in value.split("+") if lid not in inventory.links]
+                if unknown:
+                    raise ValueError(f"no link {unknown[0]!r}")
             if key == "topology":
                 ConferenceTopology(value)
             if key == "profile" and value not in inventory.profiles:
@@ -108,6 +120,7 @@ def parse_what_if(text: str, inventory: Inventory) -> WhatIf:
             else None
         ),
         capacity=capacity,
+        down=frozenset(values["down"].split("+")) if "down" in values else frozenset(),
     )
 
 
@@ -123,9 +136,13 @@ def what_if(
 ) -> list[Outcome]:
     """One `Outcome` per scenario, in order (the first is the baseline for `compare`)."""
     outcomes = []
+    usual_graph, usual_routes = graph, routes
     for sc in scenarios:
         name = sc.profile or inventory.conference.profile
         topology = sc.topology or inventory.conference.topology
+        graph, routes = usual_graph, usual_routes
+        if sc.down:
+            graph, routes = reroute(usual_graph, usual_routes, sc.down)
         blocked = quality_blocked(
             inventory,
             graph,

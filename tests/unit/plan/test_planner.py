@@ -170,6 +170,22 @@ def test_what_if_capacity_change_readies_sites_behind_it(
     assert diff.cost_delta == -5_000_000
 
 
+def test_what_if_a_link_is_down_moves_its_sites_onto_the_backup_or_cuts_them_off(
+    example: tuple[Inventory, nx.Graph, Routes],
+) -> None:
+    inv, g, r = example
+    sc = [WhatIf("usual"), parse_what_if("name=cut,down=dc-530+dc-536", inv)]
+    usual, cut = what_if(inv, g, r, sc)
+    # 536 has no backup: it no longer joins; 530 and 21340 reach the bridge through 21334's
+    # 2 Mb/s 4G backup, which cannot carry their three hd streams.
+    assert usual.joining - cut.joining == {"536"}
+    (diff,) = compare([usual, cut])
+    assert {"530", "21340", "21334"} <= set(diff.ready_lost)
+    moved = {c.link: c for c in diff.loads}
+    assert moved["dc-530"].after_up_bps == 0
+    assert moved["dc-21334-backup"].after_up_bps == pytest.approx(3 * 1.44e6)
+
+
 def test_targets_select_a_district_and_its_communes(
     example: tuple[Inventory, nx.Graph, Routes],
 ) -> None:
@@ -201,8 +217,10 @@ def test_bad_target_names_the_option_and_the_item(
         ("topology=mesh", "--what-if: topology: 'mesh' is not a valid ConferenceTopology"),
         (
             "colour=red",
-            "--what-if: colour: unknown key (name, profile, topology, cascade, sites, link:ID)",
+            "--what-if: colour: unknown key (name, profile, topology, cascade, sites, link:ID, "
+            "down)",
         ),
+        ("down=dc-530+nope", "--what-if: down: no link 'nope'"),
         (
             "link:dc-530=10 MB",
             "--what-if: link:dc-530: '10 MB' is not a bit rate (examples: 10M, 1.5 Mbps, 512k)",
