@@ -288,7 +288,10 @@ def _resolve_events(plan: LabPlan, inv: Inventory, sc: Scenario) -> list[dict[st
             v = veths[ev.target]
             rec["ends"] = [[v.child.ns, v.child.ifname], [v.parent.ns, v.parent.ifname]]
             if ev.action is not Action.RATE:
-                (failed.add if ev.action is Action.LINK_DOWN else failed.discard)(ev.target)
+                if ev.action is Action.LINK_DOWN:
+                    failed.add(ev.target)
+                else:
+                    failed.discard(ev.target)
                 now = _tree(plan, inv, failed)
                 rec["routes"] = {
                     ns: [_route_spec(r) for r in routes]
