@@ -101,6 +101,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             f"daemon {'alive' if st.daemon_alive else 'DEAD'}; agents "
             f"{st.agents_alive}/{st.agents_expected}; events {st.events_done}/"
             f"{st.events_planned}; up {st.uptime_s:.0f} s"
+            + (f"; links down: {', '.join(st.links_down)}" if st.links_down else "")
         )
     return 0 if st.up else 1
 

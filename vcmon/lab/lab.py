@@ -72,6 +72,8 @@ class LabStatus:
     uptime_s: float
     events_done: int
     events_planned: int
+    links_down: tuple[str, ...] = ()
+    """Links cut by the scenario's `link_down` events so far and not yet mended."""
 
 
 def _loss_json(loss: Loss) -> dict[str, Any]:
@@ -555,7 +557,17 @@ def status(state_dir: str | Path) -> LabStatus | None:
     )
     agents_alive = sum(1 for ns in agent_pids if _agent_alive(sdir / "agents" / f"{ns}.pid"))
     events_path = sdir / "events.jsonl"
-    done = len(events_path.read_text().splitlines()) if events_path.exists() else 0
+    done_events = (
+        [json.loads(line) for line in events_path.read_text().splitlines()]
+        if events_path.exists()
+        else []
+    )
+    links_down: dict[str, None] = {}
+    for ev in done_events:
+        if ev["action"] == "link_down":
+            links_down[ev["target"]] = None
+        elif ev["action"] == "link_up":
+            links_down.pop(ev["target"], None)
     spec_path = sdir / "daemon.json"
     planned = len(json.loads(spec_path.read_text())["events"]) if spec_path.exists() else 0
     started = float(state.get("started_at", 0.0))
@@ -568,8 +580,9 @@ def status(state_dir: str | Path) -> LabStatus | None:
         agents_alive=agents_alive,
         agents_expected=len(agent_pids),
         uptime_s=time.time() - started if started else 0.0,
-        events_done=done,
+        events_done=len(done_events),
         events_planned=planned,
+        links_down=tuple(links_down),
     )
 
 

@@ -227,6 +227,8 @@ def test_traffic_moves_onto_the_backup_link_and_back_and_a_mended_link_carries_a
     # 2 x (35 + 4) ms of inventory latency, plus the scenario's 50 ms on 530-21334
     assert min_rtt_ms("198.18.2.11") == pytest.approx(128, abs=3)
     wait_events(2)
+    st = lab.status(state_dir)
+    assert st is not None and st.links_down == ("530-21334", "dc-536")
     assert out_dev("51", "198.18.2.11") == "to-21334"  # the 4G backup, at the province end
     assert out_dev("21334", "198.19.255.1") == "to-51"
     assert min_rtt_ms("198.18.2.11") == pytest.approx(80, abs=3)  # the backup's 2 x 40 ms
@@ -234,6 +236,8 @@ def test_traffic_moves_onto_the_backup_link_and_back_and_a_mended_link_carries_a
     wait_events(4)
     done = [json.loads(ln) for ln in (state_dir / "events.jsonl").read_text().splitlines()]
     assert [d["error"] for d in done] == [""] * 4
+    st = lab.status(state_dir)
+    assert st is not None and st.links_down == ()
     assert out_dev("51", "198.18.2.11") == "veth-530"
     assert out_dev("21334", "198.19.255.1") == "to-530"
     assert pings("198.18.2.11") and pings("198.18.3.1")  # the kernel's dropped routes are back
