@@ -37,7 +37,7 @@ import prometheus_client
 from vcmon.exporter.server import make_server, serve_in_background
 from vcmon.exporter.view import Evaluator
 from vcmon.inventory import load_inventory
-from vcmon.model import Inventory, LinkMeasurement, PathMeasurement
+from vcmon.model import Inventory, Level, LinkMeasurement, PathMeasurement
 from vcmon.monitor import return_big_buffers_to_the_os
 from vcmon.store import Store
 
@@ -79,6 +79,26 @@ def remeasure(store: Store, rng: random.Random, now: float, share: float) -> Non
     for device, module in snap.probes:
         if rng.random() < share:
             store.record_probe(device, module, finished_at=now, duration_s=0.3, failure=None)
+
+
+def failover_times(ev: Evaluator, store: Store, inv: Inventory, now: float, n: int) -> str:
+    """Evaluations once `n` district uplinks report ifOperStatus down: the first reroutes
+    (graph without them, paths, conference loads), the next reuses that. The links are up
+    again afterwards."""
+    links = store.snapshot().links
+    uplinks = [
+        ln.id
+        for ln in inv.links.values()
+        if inv.sites[ln.site].level is Level.DISTRICT and ln.id in links
+    ][:n]
+    for link in uplinks:
+        store.record_link(dataclasses.replace(links[link], oper_up=False, measured_at=now))
+    first = timed(lambda: ev.evaluate(store.snapshot(), now))
+    again = timed(lambda: ev.evaluate(store.snapshot(), now))
+    for link in uplinks:
+        store.record_link(links[link])
+    ev.evaluate(store.snapshot(), now)
+    return f"first (reroute) {first * 1000:.0f} ms, next {again * 1000:.0f} ms"
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -129,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scrapes", type=int, default=20)
     parser.add_argument("--share", type=float, default=1 / 3, help="re-measured per View")
     parser.add_argument("--reference", action="store_true")
+    parser.add_argument("--down", type=int, default=5, help="district uplinks failed once")
     args = parser.parse_args(argv)
     if not args.inventory.exists():
         print(f"{args.inventory} missing: run python bench/national.py first", file=sys.stderr)
@@ -143,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     ev = Evaluator()
     t_topology = timed(lambda: ev.set_inventory(inv, now))
     t_eval = timed(lambda: ev.evaluate(store.snapshot(), now))
+    failover = failover_times(ev, store, inv, now, args.down)
 
     # one Exposition, the server's, as in the agent; the timings wait for each View's body
     # whichever thread (this one or the server's) renders it
@@ -182,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"inventory: {len(inv.sites)} sites, {len(inv.links)} links, {len(inv.devices)} devices")
     print(f"topology analyses on load: {t_topology * 1000:.0f} ms")
     print(f"readiness evaluation (all sites, all profiles): {t_eval * 1000:.0f} ms")
+    print(f"evaluation with {args.down} district uplinks reported down: {failover}")
     print(f"body: {series} series, {size / 1e6:.1f} MB, gzip {zipped / 1e6:.1f} MB")
     print(f"first View after an inventory load: render + gzip {t_first * 1000:.0f} ms")
     print(

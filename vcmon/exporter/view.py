@@ -254,6 +254,7 @@ class Evaluator:
             if lm.oper_up is False and now - lm.measured_at <= self._max_age.get(link, 0.0)
         )
         if failed.isdisjoint(self._in_use):
+            self._rerouted = None  # mended: a national graph copy is not kept for nothing
             return self._graph, self._routes, self._loads
         if self._rerouted is None or self._rerouted.failed != failed:
             assert self._scenario is not None
