@@ -106,7 +106,7 @@ def build_graph(inventory: Inventory) -> nx.Graph:
         if a not in adj or b not in adj:
             unknown = a if a not in adj else b
             raise ValueError(f"link {link.id!r}: unknown site {unknown!r}")
-        weight = BACKUP_WEIGHT if link.role is LinkRole.BACKUP else PRIMARY_WEIGHT
+        weight = _weight(link)
         data = adj[a].get(b)
         if data is None:
             adj[a][b] = adj[b][a] = {"link": link, "links": (link,), "weight": weight}
@@ -136,24 +136,23 @@ def without_links(graph: nx.Graph, failed: Collection[str]) -> nx.Graph:
     """
     down = set(failed)
     out = graph.copy()
-    out.graph["failed"] = (
-        *out.graph.get("failed", ()),
-        *(link for _, _, links in _edges(graph) for link in links if link.id in down),
-    )
+    gone: list[Link] = list(graph.graph.get("failed", ()))
     for u, v, links in _edges(graph):
         if down.isdisjoint(link.id for link in links):
             continue
         left = [link for link in links if link.id not in down]
+        gone += [link for link in links if link.id in down]
         if not left:
             out.remove_edge(u, v)
             continue
-        weights = [BACKUP_WEIGHT if lk.role is LinkRole.BACKUP else PRIMARY_WEIGHT for lk in left]
+        weights = [_weight(lk) for lk in left]
         best = weights.index(min(weights))
         out.edges[u, v].update(
             link=left[best],
             links=(left[best], *left[:best], *left[best + 1 :]),
             weight=weights[best],
         )
+    out.graph["failed"] = tuple(gone)
     return out
 
 
@@ -598,6 +597,10 @@ def spofs(graph: nx.Graph, bridge: str) -> list[Spof]:
                 result.append(Spof("link", links[0].id, (leaf,)))
     result.sort(key=lambda s: (-len(s.cut_off), s.kind, s.id))
     return result
+
+
+def _weight(link: Link) -> int:
+    return BACKUP_WEIGHT if link.role is LinkRole.BACKUP else PRIMARY_WEIGHT
 
 
 def _leaves(graph: nx.Graph, bridge: str) -> dict[str, str]:

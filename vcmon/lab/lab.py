@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,12 +28,14 @@ from vcmon.lab.plan import (
     Route,
     Veth,
     build_plan,
+    lab_paths,
     site_delays,
     tree_routes,
 )
 from vcmon.lab.scenario import Action, Loss, Scenario, load_scenario
 from vcmon.lab.traffic import FLOW_PAYLOAD, WIRE_OVERHEAD
 from vcmon.model import Inventory
+from vcmon.topology import Routes
 
 STATE = "state.json"
 TRUTH = "truth.json"
@@ -145,7 +147,8 @@ def up(
         load_scenario(scenario) if scenario is not None else Scenario()
     )  # fmt: skip
     plan = build_plan(inventory, sc, prefix)
-    events = _resolve_events(plan, inventory, sc)
+    tree = _tree(plan, lab_paths(inventory))
+    events = _resolve_events(plan, inventory, sc, tree)
     key = _key(plan, sc)
     sdir = Path(state_dir).resolve()
     old = read_state(sdir)
@@ -185,7 +188,7 @@ def up(
         started = time.monotonic()
         _build(plan)
         built = time.monotonic()
-        spec = _daemon_spec(plan, _tree(plan, inventory), sc, events, sdir, secrets)
+        spec = _daemon_spec(plan, tree, sc, events, sdir, secrets)
         (sdir / "daemon.json").write_text(json.dumps(spec))
         pid, t0 = _start_daemon(sdir, state)
         timings = {"build_s": built - started, "daemon_s": time.monotonic() - built}
@@ -264,24 +267,25 @@ def _build(plan: LabPlan) -> None:
         list(pool.map(configure, plan.namespaces))
 
 
-def _tree(
-    plan: LabPlan, inv: Inventory, failed: Collection[str] = frozenset()
-) -> dict[str, tuple[Route, ...]]:
-    """Every site namespace's routes (see `tree_routes`) once `failed` are down; a site cut
-    off has none."""
+def _tree(plan: LabPlan, paths: Routes) -> dict[str, tuple[Route, ...]]:
+    """Every site namespace's routes along `paths` (see `tree_routes`); a site cut off has
+    none."""
     own = {n.site: n.addresses for n in plan.namespaces if n.site is not None}
-    tree = tree_routes(inv, plan.prefix, {v.link: v for v in plan.veths}, own, failed)
+    tree = tree_routes(paths, plan.prefix, {v.link: v for v in plan.veths}, own)
     return {plan.site_ns(code): tree.get(plan.site_ns(code), ()) for code in own}
 
 
-def _resolve_events(plan: LabPlan, inv: Inventory, sc: Scenario) -> list[dict[str, Any]]:
+def _resolve_events(
+    plan: LabPlan, inv: Inventory, sc: Scenario, initial: Mapping[str, tuple[Route, ...]]
+) -> list[dict[str, Any]]:
     """The scenario's events with everything the daemon needs to run them, without the
     inventory: interface names, addresses, and after each link event the routes of every
-    namespace it changes (traffic moves onto a backup link, or back, as vcmon routes it)."""
+    namespace it changes (traffic moves onto a backup link, or back, as vcmon routes it),
+    from the `initial` routes with nothing failed."""
     veths = {v.link: v for v in plan.veths}
     agent_ns = {n.name for n in plan.namespaces if n.agent}
     failed: set[str] = set()
-    initial = tables = _tree(plan, inv)
+    tables = initial
     delays = {ts[0].site: ts[0].delay_s for ts in plan.targets.values() if ts and ts[0].site}
     out: list[dict[str, Any]] = []
     for ev in sc.events:
@@ -294,7 +298,8 @@ def _resolve_events(plan: LabPlan, inv: Inventory, sc: Scenario) -> list[dict[st
                     failed.add(ev.target)
                 else:
                     failed.discard(ev.target)
-                now = _tree(plan, inv, failed)
+                paths = lab_paths(inv, failed)
+                now = _tree(plan, paths)
                 rec["routes"] = {
                     ns: [_route_spec(r) for r in routes]
                     for ns, routes in now.items()
@@ -302,7 +307,7 @@ def _resolve_events(plan: LabPlan, inv: Inventory, sc: Scenario) -> list[dict[st
                 }
                 tables = now
                 # A site on another path answers with that path's latency.
-                moved = site_delays(inv, sc, failed)
+                moved = site_delays(inv, sc, paths)
                 rec["site_delays"] = {c: d for c, d in moved.items() if d != delays.get(c)}
                 rec["delays"] = {
                     t.address: d

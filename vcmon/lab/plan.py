@@ -232,8 +232,9 @@ def build_plan(inv: Inventory, scenario: Scenario, prefix: str) -> LabPlan:
                 background_down_bps=setting.background_down_bps if setting else 0.0,
             )
         )
-    tree = tree_routes(inv, prefix, {v.link: v for v in veths}, addresses)
-    delays = site_delays(inv, scenario)
+    paths = lab_paths(inv)
+    tree = tree_routes(paths, prefix, {v.link: v for v in veths}, addresses)
+    delays = site_delays(inv, scenario, paths)
 
     def host_veth(name: str, ns: str, slot: int) -> Veth:
         base = _HOST_TRANSIT + 2 * slot
@@ -318,22 +319,27 @@ def build_plan(inv: Inventory, scenario: Scenario, prefix: str) -> LabPlan:
     return LabPlan(prefix, tuple(namespaces), tuple(veths + lab_veths), targets, noc, bridge)
 
 
+def lab_paths(inv: Inventory, failed: Collection[str] = frozenset()) -> topology.Routes:
+    """vcmon's own paths to the bridge (`topology.routes`: primary links, backups only
+    where no primary path is left) with the `failed` links down: what the lab routes."""
+    return topology.routes(
+        topology.without_links(topology.build_graph(inv), failed), inv.conference.bridge
+    )
+
+
 def tree_routes(
-    inv: Inventory,
+    tree: topology.Routes,
     prefix: str,
     veths: Mapping[str, Veth],
     addresses: Mapping[str, Sequence[str]],
-    failed: Collection[str] = frozenset(),
 ) -> dict[str, tuple[Route, ...]]:
-    """Each site namespace's routes along vcmon's own paths (`topology.routes`: primary
-    links, backups only where no primary path is left) once the `failed` links are down.
+    """Each site namespace's routes along `tree` (see `lab_paths`).
 
     A covering /15 toward the next hop (never a default route), and a /32 toward each
     neighbour downstream for every device address behind it. Replies leave with the site's
     own device address as source, so traceroute from the NOC names the inventory's devices.
     Sites cut off get no routes.
     """
-    tree = _paths(inv, failed)
     out: dict[str, list[Route]] = {f"{prefix}{code}": [] for code in tree.paths}
     below: dict[str, list[str]] = {}
     for code in reversed(list(tree.paths)):  # every site before its next hop
@@ -350,29 +356,20 @@ def tree_routes(
     return {ns: tuple(routes) for ns, routes in out.items()}
 
 
-def site_delays(
-    inv: Inventory, scenario: Scenario, failed: Collection[str] = frozenset()
-) -> dict[str, float]:
-    """The round-trip delay the responder adds for each site that has a path once `failed`
-    are down: the scenario's delay for the site, or else twice the inventory's `latency`
+def site_delays(inv: Inventory, scenario: Scenario, tree: topology.Routes) -> dict[str, float]:
+    """The round-trip delay the responder adds for each site that has a path in `tree` (see
+    `lab_paths`): the scenario's delay for the site, or else twice the inventory's `latency`
     along its path, plus every scenario link `delay` on that path.
 
     So a site moved onto a backup link by a failure answers with the backup's latency.
     """
     links, extra = inv.links, scenario.links
     out = {}
-    for code, hops in _paths(inv, failed).hops.items():
+    for code, hops in tree.hops.items():
         own = scenario.sites.get(code, scenario.site_default).delay_s
         base = own if own is not None else 2 * sum(links[h.link].latency_s or 0.0 for h in hops)
         out[code] = base + sum(extra[h.link].delay_s for h in hops if h.link in extra)
     return out
-
-
-def _paths(inv: Inventory, failed: Collection[str]) -> topology.Routes:
-    """vcmon's own paths to the bridge with the `failed` links down: what the lab routes."""
-    return topology.routes(
-        topology.without_links(topology.build_graph(inv), failed), inv.conference.bridge
-    )
 
 
 def flat_addresses(plan: LabPlan) -> tuple[str, ...]:

@@ -136,17 +136,14 @@ def what_if(
 ) -> list[Outcome]:
     """One `Outcome` per scenario, in order (the first is the baseline for `compare`)."""
     outcomes = []
-    usual_graph, usual_routes = graph, routes
     for sc in scenarios:
         name = sc.profile or inventory.conference.profile
         topology = sc.topology or inventory.conference.topology
-        graph, routes = usual_graph, usual_routes
-        if sc.down:
-            graph, routes = reroute(usual_graph, usual_routes, sc.down)
+        g, r = reroute(graph, routes, sc.down) if sc.down else (graph, routes)
         blocked = quality_blocked(
             inventory,
-            graph,
-            routes,
+            g,
+            r,
             name,
             topology,
             sites=sc.sites,
@@ -156,8 +153,8 @@ def what_if(
         )
         problem = build_problem(
             inventory,
-            graph,
-            routes,
+            g,
+            r,
             profile=inventory.profiles[name],
             topology=topology,
             sites=sc.sites,

@@ -16,6 +16,7 @@ from vcmon.lab.plan import (
     LabPlan,
     Route,
     build_plan,
+    lab_paths,
     site_delays,
     tree_routes,
 )
@@ -60,7 +61,7 @@ def test_backup_links_exist_but_are_not_routed() -> None:
 def reroute(plan: LabPlan, failed: set[str]) -> dict[str, tuple[Route, ...]]:
     inv = small_inventory()
     own = {code: plan.ns(plan.site_ns(code)).addresses for code in inv.sites}
-    return tree_routes(inv, plan.prefix, {v.link: v for v in plan.veths}, own, failed)
+    return tree_routes(lab_paths(inv, failed), plan.prefix, {v.link: v for v in plan.veths}, own)
 
 
 def test_a_failed_primary_moves_its_site_onto_the_backup_at_both_ends() -> None:
@@ -114,7 +115,7 @@ def test_a_link_delay_adds_to_every_site_behind_it_on_its_current_path() -> None
     delays = {code: plan.targets[f"vt-{code}"][0].delay_s for code in ("530", "21334", "522")}
     assert delays == pytest.approx({"530": 0.008 + 0.010, "21334": 0.078 + 0.010, "522": 0.002})
     # once 530-21334 fails, 21334 answers over its backup: 40 ms one way, dc-530 no longer crossed
-    moved = site_delays(small_inventory(), sc, {"530-21334"})
+    moved = site_delays(small_inventory(), sc, lab_paths(small_inventory(), {"530-21334"}))
     assert moved["21334"] == pytest.approx(0.080)
     assert moved["530"] == pytest.approx(0.018)
 
