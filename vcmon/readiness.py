@@ -258,7 +258,9 @@ def assess(
     if missing_loads:
         scenario = Scenario(sites, missing_loads[0], topology, cascade_at)
         all_loads.update(conference_loads(graph, routes, scenario, missing_loads))
-    one_way, first_hops = _one_way_latency(inventory, routes), _first_hops(inventory, routes)
+    # Expected latencies stand in for RTT on the planned basis only.
+    one_way = _one_way_latency(inventory, routes) if measurements is None else {}
+    first_hops = _first_hops(inventory, routes)
     columns = []  # per profile, the verdicts of `ordered`
     for name in names:
         judge = _Judge(

@@ -672,13 +672,13 @@ class IcmpEngine:
         while self._waiting:
             run = self._waiting[0]
             if self._active >= self._capacity(run.module) or (
-                self._active_probes + run.module.count > _MAX_SEQ_IN_FLIGHT
+                self._active_probes + run.count > _MAX_SEQ_IN_FLIGHT
             ):
                 break
             self._waiting.popleft()
             run.admitted = True
             self._active += 1
-            self._active_probes += run.module.count
+            self._active_probes += run.count
             self._order += 1
             heapq.heappush(heap, (now, self._order, run))
         budget = _SEND_BUDGET
@@ -775,7 +775,7 @@ class IcmpEngine:
                 del pending[seq]
         if run.admitted:  # release its place; a heap entry left behind is skipped later
             self._active -= 1
-            self._active_probes -= run.module.count
+            self._active_probes -= run.count
             if self._waiting and self._loop is not None:
                 self._schedule_pump(self._loop.time())
         else:

@@ -500,10 +500,9 @@ class SnmpEngine:
         def decode(data: bytes) -> tuple[int, Varbinds]:
             return _decode_response(data, community)[1:]
 
+        oids = [*scalars, *columns]
         for attempt in range(target.module.retries + 1):
-            request_id, message = _encode_getbulk(
-                community, len(scalars), max_reps, [*scalars, *columns]
-            )
+            request_id, message = _encode_getbulk(community, len(scalars), max_reps, oids)
             reply = await self._exchange(target, request_id, message, decode)
             if reply is None:
                 log.debug("snmp %s: timeout (try %d)", target.device, attempt + 1)
@@ -530,13 +529,14 @@ class SnmpEngine:
         """
         agent = self._agents.setdefault(target.address, usm.EngineState())
         timeouts = steps = 0
+        oids = [*scalars, *columns]
         while True:
             msg_id = _next_id()
             discovering = not agent.engine_id
             if discovering:
                 message = _encode_v3(None, agent, msg_id, _encode_pdu(_GET, msg_id, 0, 0, ()))
             else:
-                pdu = _encode_pdu(_GETBULK, msg_id, len(scalars), max_reps, [*scalars, *columns])
+                pdu = _encode_pdu(_GETBULK, msg_id, len(scalars), max_reps, oids)
                 message = _encode_v3(user, agent, msg_id, pdu)
 
             def decode(data: bytes, expected: int = msg_id) -> _V3Reply:

@@ -98,7 +98,8 @@ def localize_key(master: bytes, engine_id: bytes, hash_name: str) -> bytes:
 
 def aes_cfb(key: bytes, boots: int, engine_time: int, salt: bytes, data: bytes, *,
             encrypt: bool) -> bytes:  # fmt: skip
-    """RFC 3826 AES-128-CFB; the IV is engineBoots || engineTime || salt (64 bits each half).
+    """RFC 3826 AES-128-CFB with the 16-byte localised privacy key (`UsmUser.keys`); the IV
+    is engineBoots || engineTime || salt (64 bits each half).
 
     >>> key, salt = bytes(range(16)), bytes(8)
     >>> box = aes_cfb(key, 3, 42, salt, b"scoped PDU", encrypt=True)
@@ -106,7 +107,7 @@ def aes_cfb(key: bytes, boots: int, engine_time: int, salt: bytes, data: bytes, 
     b'scoped PDU'
     """
     iv = boots.to_bytes(4, "big") + engine_time.to_bytes(4, "big") + salt
-    cipher = Cipher(algorithms.AES(key[:AES_KEY_BYTES]), CFB(iv))
+    cipher = Cipher(algorithms.AES(key), CFB(iv))
     box = cipher.encryptor() if encrypt else cipher.decryptor()
     return box.update(data) + box.finalize()
 
