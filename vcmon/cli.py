@@ -336,13 +336,13 @@ UP, DOWN = Direction.UP, Direction.DOWN  # looked up once: Enum attributes are s
 
 def _analysis_dict(
     inv: Inventory,
-    verdicts: Any,
+    verdicts: Mapping[str, SiteReadiness],
     profiles: Sequence[str],
     topo: ConferenceTopology,
     load_profile: str,
     joining: frozenset[str],
-    loads: Any,
-    spofs: Any,
+    loads: LinkLoads,
+    spofs: Sequence[Spof],
 ) -> dict[str, Any]:
     sites_out = []
     counts = {p: {v.value: 0 for v in Verdict} for p in profiles}
@@ -428,15 +428,14 @@ def _first_reason(site: SiteReadiness, profiles: Sequence[str], texts: dict[int,
         v = site.verdicts[p]
         if v.verdict is Verdict.READY or not v.reasons:
             continue
-        reason = v.reasons[0]
+        reason, prefix = v.reasons[0], f"{p}: "
         if v.root_cause is RootCause.UPSTREAM:
             reason = next((r for r in v.reasons if r.where == v.root), reason)
+            prefix = f"{p}: upstream {v.root}: "
         text = texts.get(id(reason))
         if text is None:
             text = texts[id(reason)] = reason.text()
-        if v.root_cause is RootCause.UPSTREAM:
-            return f"{p}: upstream {v.root}: {text}"
-        return f"{p}: {text}"
+        return prefix + text
     return ""
 
 
@@ -490,8 +489,8 @@ def _analysis_table(
         cells = []
         for d in (UP, DOWN):
             cells.append(
-                f"{format_rate(ld.load_bps(d))}/{format_rate(inv.links[ld.link].capacity(d))}"
-                f" {ld.utilisation(d) or 0.0:>5.0%}"
+                f"{format_rate(ld.load_bps(d))}/{format_rate(ld.capacity_bps(d))}"
+                f" {ld.utilisation(d):>5.0%}"
             )
         w(f"  {ld.link:<18} {cells[0]:>28} {cells[1]:>28}\n")
     if len(loads) > 25:

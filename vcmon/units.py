@@ -36,7 +36,7 @@ def parse_rate(text: str | int | float) -> float:
     return _rate_text(text)
 
 
-# An inventory repeats a few spellings ('10M', '2ms') thousands of times: parse each once.
+# An inventory repeats a few spellings ('10M', '4M') thousands of times: parse each once.
 @functools.lru_cache(maxsize=4096)
 def _rate_text(text: str) -> float:
     m = _RATE.match(text)

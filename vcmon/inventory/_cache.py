@@ -204,12 +204,17 @@ def _manifest_entry(path: str | os.PathLike[str]) -> Path | None:
     return where.parent / "resolved" / (key.hexdigest() + ".pickle")
 
 
+def yaml_files(root: Path) -> list[Path]:
+    """The files an inventory directory holds, sorted. Here rather than in `_sources`
+    because a cache hit must list them without importing the YAML stack, and both must
+    agree: a file the cache did not list would not invalidate its entry."""
+    return sorted(p for p in root.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
 def _listing(path: str | os.PathLike[str]) -> list[str]:
     """What read_sources would pick up in a directory (a file: nothing to list)."""
     root = Path(path)
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if p.suffix in (".yaml", ".yml"))
+    return [p.name for p in yaml_files(root)] if root.is_dir() else []
 
 
 def _file_digest(path: Path) -> str:
@@ -317,6 +322,7 @@ def _read_only(mapping: dict[Any, Any]) -> MappingProxyType[Any, Any]:
     return MappingProxyType(mapping)
 
 
+@functools.cache  # built once per process, shared by every pickler (which only reads it)
 def _dispatch_table() -> dict[type, Any]:
     """Model objects as calls of their class: several times faster to load than their state.
 

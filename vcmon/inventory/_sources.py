@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from vcmon.errors import InventoryError, Problem
+from vcmon.inventory._cache import yaml_files
 from vcmon.inventory._schema import check_schema
 from vcmon.inventory._yaml import Document, Key, display_name, read_yaml
 
@@ -84,7 +85,7 @@ def read_sources(path: str | os.PathLike[str]) -> Sources:
     sources = Sources()
     root = Path(path)
     if root.is_dir():
-        files = sorted(p for p in root.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        files = yaml_files(root)
         if not files:
             sources.problems.append(
                 Problem(display_name(root), 0, "", "no *.yaml or *.yml file in this directory")
