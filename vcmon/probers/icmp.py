@@ -26,12 +26,9 @@ clock step during a probe makes that one RTT 'late' rather than wrong.
 from __future__ import annotations
 
 import asyncio
-import atexit
 import collections
 import dataclasses
 import errno
-import functools
-import gc
 import heapq
 import itertools
 import math
@@ -43,6 +40,7 @@ from collections.abc import Callable, Sequence
 from enum import StrEnum
 
 from vcmon.errors import ProbeSetupError
+from vcmon.memory import freeze_at_exit
 from vcmon.model import FailureReason, Module, PathMeasurement, ProberKind
 
 __all__ = [
@@ -296,7 +294,7 @@ def build_echo_template(size_bytes: int, dscp: int, ident: int, cookie: bytes) -
     from scapy.layers.inet import ICMP, IP  # slow import: only at setup
     from scapy.packet import Raw
 
-    _freeze_heap_at_exit()
+    freeze_at_exit()  # scapy's ~36,000 import-time objects, not walked again at exit
 
     filler = bytes(range(256)) * (size_bytes // 256 + 1)
     payload = (cookie + filler)[: size_bytes - MIN_SIZE_BYTES]
@@ -307,18 +305,6 @@ def build_echo_template(size_bytes: int, dscp: int, ident: int, cookie: bytes) -
     icmp = bytearray(wire[IP_HEADER_BYTES:])
     icmp[2:4] = b"\0\0"
     return bytes(icmp)
-
-
-@functools.cache  # once per process
-def _freeze_heap_at_exit() -> None:
-    """At interpreter exit, move every object out of the cyclic collector's reach.
-
-    scapy's import leaves ~36,000 objects (its layers, fields, tables) that live until exit,
-    and the collector's final passes at shutdown walked them all again: ~0.13 s of CPU, a
-    sixth of a one-shot probe's fixed cost. At exit nothing can need that memory back, so
-    the passes are skipped (`gc.freeze` as an atexit handler, registered once).
-    """
-    atexit.register(gc.freeze)
 
 
 def check_module(module: Module) -> None:
