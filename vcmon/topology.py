@@ -287,19 +287,7 @@ class LinkLoad:
         >>> LinkLoad("l", 5e6, 0.0, 10e6, 0.0, 4, 0).utilisation(Direction.UP)
         0.5
         """
-        load, cap = self.load_bps(direction), self.capacity_bps(direction)
-        if cap > 0:
-            return load / cap
-        return math.inf if load > 0 else 0.0
-
-    @property
-    def peak_utilisation(self) -> float:
-        """The higher utilisation of the two directions (what a link is ranked by).
-
-        >>> LinkLoad("l", 5e6, 9e6, 10e6, 10e6, 4, 8).peak_utilisation
-        0.9
-        """
-        return _peak(self.up_bps, self.down_bps, self.capacity_up_bps, self.capacity_down_bps)
+        return _ratio(self.load_bps(direction), self.capacity_bps(direction))
 
     def spare_bps(self, direction: Direction) -> float:
         """Capacity minus conference load; negative when overloaded."""
@@ -310,12 +298,11 @@ class LinkLoad:
         return self.spare_bps(Direction.UP) < 0 or self.spare_bps(Direction.DOWN) < 0
 
 
-def _peak(up: float, down: float, up_cap: float, down_cap: float) -> float:
-    """The higher utilisation of two directions; inf when a zero-capacity one has load."""
-    return max(
-        up / up_cap if up_cap > 0 else (math.inf if up > 0 else 0.0),
-        down / down_cap if down_cap > 0 else (math.inf if down > 0 else 0.0),
-    )
+def _ratio(load: float, capacity: float) -> float:
+    """Load over capacity; inf when a zero capacity has load."""
+    if capacity > 0:
+        return load / capacity
+    return math.inf if load > 0 else 0.0
 
 
 def conference_load(graph: nx.Graph, routes: Routes, scenario: Scenario) -> LinkLoads:
@@ -433,7 +420,7 @@ class LinkLoads(Mapping[str, LinkLoad]):
         def peak(link: str) -> float:
             spec = links[link]
             up, down = bps(link)
-            return _peak(float(up), float(down), spec.up_bps, spec.down_bps)
+            return max(_ratio(float(up), spec.up_bps), _ratio(float(down), spec.down_bps))
 
         return [self[link] for link in heapq.nsmallest(n, links, key=lambda lk: -peak(lk))]
 
